@@ -1,0 +1,150 @@
+/**
+ * The job: a workflow run (ordered steps, each a task) under the engine's slot,
+ * priority and retry rules. Its states are the job API's queue states 0–6.
+ * The step-by-step workflow logic lands with the job engine; the states and the
+ * transitions between them are fixed here.
+ */
+import { assign, setup } from "xstate";
+import { eventTime, remaining, type Timed } from "./time";
+
+/** The job API's queue_state ids. */
+export const QueueState = {
+  queued: 0,
+  started: 1,
+  completed: 2,
+  pending: 3,
+  broken: 4,
+  scheduled: 5,
+  paused: 6,
+} as const;
+export type QueueStateName = keyof typeof QueueState;
+
+export interface JobInput {
+  readonly id: number;
+  readonly client: string;
+  readonly workflow: string;
+  readonly priority: number;
+  readonly runAt: number;
+  readonly stepCount: number;
+  readonly now: number;
+}
+
+export interface JobContext extends Omit<JobInput, "now"> {
+  readonly currentStep: number;
+  readonly failed: boolean;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export type JobEvent =
+  | ({ type: "QUEUE" } & Timed)
+  | ({ type: "SEMAPHORE_CLOSED" } & Timed)
+  | ({ type: "START" } & Timed)
+  | ({ type: "STEP_DONE"; ok: boolean } & Timed)
+  | ({ type: "COMPLETE"; failed: boolean } & Timed)
+  | ({ type: "PAUSE" } & Timed)
+  | ({ type: "BREAK" } & Timed)
+  | ({ type: "RESCHEDULE"; runAt: number } & Timed);
+
+export const JOB_COMMANDS = ["PAUSE", "BREAK", "QUEUE", "RESCHEDULE"] as const;
+
+function now(context: JobContext, event: { type: string }) {
+  return eventTime(event, context.updatedAt);
+}
+
+export const jobMachine = setup({
+  types: { context: {} as JobContext, events: {} as JobEvent, input: {} as JobInput },
+  actions: {
+    // Bound by the runtime: a slot opened or the job became startable.
+    requestSlot: () => {},
+    // Bound by the runtime: the job's slot is free again.
+    releaseSlot: () => {},
+    touch: assign(({ context, event }) => ({ updatedAt: now(context, event) })),
+    nextStep: assign(({ context, event }) => ({
+      currentStep: context.currentStep + 1,
+      updatedAt: now(context, event),
+    })),
+    complete: assign(({ context, event }) => ({
+      failed: event.type === "COMPLETE" ? event.failed : context.failed,
+      updatedAt: now(context, event),
+    })),
+    reschedule: assign(({ event }) =>
+      event.type === "RESCHEDULE" ? { runAt: event.runAt, updatedAt: event.at } : {},
+    ),
+  },
+  guards: {
+    isDue: ({ context, event }) => context.runAt <= now(context, event),
+    lastStep: ({ context }) => context.currentStep >= context.stepCount - 1,
+  },
+  delays: {
+    untilRunAt: ({ context, event }) => remaining(context.runAt, now(context, event)),
+  },
+}).createMachine({
+  id: "job",
+  description: "A workflow run: ordered steps under slot, priority and retry rules.",
+  context: ({ input }) => {
+    const { now: createdAt, ...rest } = input;
+    return { ...rest, currentStep: -1, failed: false, createdAt, updatedAt: createdAt };
+  },
+  initial: "scheduled",
+  states: {
+    scheduled: {
+      description: "queue_state 5: run_at is in the future.",
+      always: { guard: "isDue", target: "queued" },
+      on: {
+        QUEUE: { target: "queued", actions: "touch" },
+        SEMAPHORE_CLOSED: { target: "pending", actions: "touch" },
+        PAUSE: { target: "paused", actions: "touch" },
+        BREAK: { target: "broken", actions: "touch" },
+        RESCHEDULE: { target: "scheduled", reenter: true, actions: "reschedule" },
+      },
+    },
+    pending: {
+      description: "queue_state 3: due, but its semaphore has not opened.",
+      on: {
+        QUEUE: { target: "queued", actions: "touch" },
+        PAUSE: { target: "paused", actions: "touch" },
+        BREAK: { target: "broken", actions: "touch" },
+      },
+    },
+    queued: {
+      description: "queue_state 0: waits for a job slot.",
+      entry: "requestSlot",
+      on: {
+        START: { target: "started", actions: "nextStep" },
+        PAUSE: { target: "paused", actions: "touch" },
+        BREAK: { target: "broken", actions: "touch" },
+        RESCHEDULE: { target: "scheduled", actions: "reschedule" },
+      },
+    },
+    started: {
+      description: "queue_state 1: holds a slot; its steps run one after another.",
+      on: {
+        STEP_DONE: [
+          { guard: "lastStep", target: "completed", actions: "touch" },
+          { actions: "nextStep" },
+        ],
+        COMPLETE: { target: "completed", actions: "complete" },
+      },
+      exit: "releaseSlot",
+    },
+    paused: {
+      description: "queue_state 6: never starts until queued again.",
+      on: {
+        QUEUE: { target: "queued", actions: "touch" },
+        BREAK: { target: "broken", actions: "touch" },
+        RESCHEDULE: { target: "paused", actions: "reschedule" },
+      },
+    },
+    broken: {
+      description: "queue_state 4: abandoned by a client; terminal.",
+      type: "final",
+    },
+    completed: {
+      description: "queue_state 2: finished; `failed` tells how.",
+      type: "final",
+    },
+  },
+});
+
+export type JobMachine = typeof jobMachine;

@@ -1,0 +1,16 @@
+export type {
+  Bus,
+  BusMessage,
+  MessageHandler,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from "./bus";
+export { DEFAULT_REQUEST_TIMEOUT_MS, EmbeddedBus, type EmbeddedBusOptions } from "./embedded-bus";
+export {
+  isValidPattern,
+  isValidQueueName,
+  isValidSubject,
+  SubjectIndex,
+  type SubjectIndexOptions,
+} from "./subject";

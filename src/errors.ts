@@ -1,0 +1,101 @@
+/**
+ * Named errors. Each has a stable `code` that API layers map to their own error
+ * shapes, and keeps the `cause` it wraps. Only `src/api` turns them into HTTP answers.
+ */
+
+export const ErrorCode = {
+  NotFound: "NOT_FOUND",
+  IllegalTransition: "ILLEGAL_TRANSITION",
+  InvalidInput: "INVALID_INPUT",
+  Unavailable: "UNAVAILABLE",
+  Config: "CONFIG",
+  NoResponders: "NO_RESPONDERS",
+  BusTimeout: "BUS_TIMEOUT",
+  BusClosed: "BUS_CLOSED",
+  Internal: "INTERNAL",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class FleetworkError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends FleetworkError {
+  constructor(
+    readonly entity: string,
+    readonly id: string | number,
+  ) {
+    super(ErrorCode.NotFound, `${entity} ${id} not found`);
+  }
+}
+
+/** A command the actor refuses in its current state; lists what it accepts instead. */
+export class IllegalTransitionError extends FleetworkError {
+  constructor(
+    readonly entity: string,
+    readonly id: string | number,
+    readonly command: string,
+    readonly state: string,
+    readonly accepted: readonly string[],
+  ) {
+    super(
+      ErrorCode.IllegalTransition,
+      `cannot ${command} ${entity} ${id} in state ${state}; it accepts: ${accepted.join(", ") || "nothing"}`,
+    );
+  }
+}
+
+export class InvalidInputError extends FleetworkError {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(ErrorCode.InvalidInput, message);
+  }
+}
+
+/** The engine cannot take work it could not keep (store down, disk full, shutting down). */
+export class UnavailableError extends FleetworkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Unavailable, message, options);
+  }
+}
+
+export class ConfigError extends FleetworkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Config, message, options);
+  }
+}
+
+export class NoRespondersError extends FleetworkError {
+  constructor(readonly subject: string) {
+    super(ErrorCode.NoResponders, `no responders on ${subject}`);
+  }
+}
+
+export class BusTimeoutError extends FleetworkError {
+  constructor(
+    readonly subject: string,
+    readonly timeoutMs: number,
+  ) {
+    super(ErrorCode.BusTimeout, `no answer on ${subject} within ${timeoutMs} ms`);
+  }
+}
+
+export class BusClosedError extends FleetworkError {
+  constructor() {
+    super(ErrorCode.BusClosed, "the bus is closed");
+  }
+}
+
+/** Wraps anything thrown into a FleetworkError, keeping the original as `cause`. */
+export function coerceError(error: unknown): FleetworkError {
+  if (error instanceof FleetworkError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FleetworkError(ErrorCode.Internal, message, { cause: error });
+}

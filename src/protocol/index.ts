@@ -1,0 +1,15 @@
+export {
+  ActionOutcome,
+  AgentCommand,
+  AgentHeartbeat,
+  AgentHello,
+  AgentId,
+  AgentReport,
+  AttemptState,
+  CommandReply,
+  type EntityEvent,
+  ReportAck,
+  type RunCommand,
+  TaskAction,
+} from "./messages";
+export { EntityKind, patterns, SUBJECT_PREFIX, SUBJECT_TOKEN_PATTERN, subjects } from "./subjects";

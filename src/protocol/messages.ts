@@ -1,0 +1,120 @@
+/**
+ * Wire contracts between the engine and its agents, as TypeBox schemas so both sides
+ * can validate what they receive. Times are milliseconds since the Unix epoch.
+ */
+import { type Static, Type as T } from "@sinclair/typebox";
+import { SUBJECT_TOKEN_PATTERN } from "./subjects";
+
+export const AgentId = T.String({ pattern: SUBJECT_TOKEN_PATTERN, description: "agent id" });
+
+/** One step of a task: an action type the agent knows, and its parameters. */
+export const TaskAction = T.Object(
+  {
+    type: T.String({ minLength: 1, maxLength: 64, description: "action type, e.g. exec" }),
+    params: T.Optional(T.Record(T.String(), T.Unknown(), { description: "action parameters" })),
+  },
+  { additionalProperties: false },
+);
+export type TaskAction = Static<typeof TaskAction>;
+
+/** engine → agent on `fw.agent.<id>.cmd`. */
+export const AgentCommand = T.Union([
+  T.Object({
+    kind: T.Literal("run"),
+    execId: T.String(),
+    taskId: T.Number(),
+    actionIdx: T.Number(),
+    action: TaskAction,
+    /** The agent kills the attempt after this long; 0 means no limit. */
+    timeoutMs: T.Number(),
+  }),
+  T.Object({ kind: T.Literal("cancel"), execId: T.String(), taskId: T.Number() }),
+  T.Object({ kind: T.Literal("pause"), execId: T.String(), taskId: T.Number() }),
+  T.Object({ kind: T.Literal("resume"), execId: T.String(), taskId: T.Number() }),
+]);
+export type AgentCommand = Static<typeof AgentCommand>;
+export type RunCommand = Extract<AgentCommand, { kind: "run" }>;
+
+export const AttemptState = {
+  Running: "running",
+  Paused: "paused",
+  Succeeded: "succeeded",
+  Failed: "failed",
+  Cancelled: "cancelled",
+  Unknown: "unknown",
+} as const;
+export type AttemptState = (typeof AttemptState)[keyof typeof AttemptState];
+
+/** The agent's answer to a command. */
+export const CommandReply = T.Object({
+  ok: T.Boolean(),
+  state: T.Enum(AttemptState),
+  message: T.Optional(T.String()),
+});
+export type CommandReply = Static<typeof CommandReply>;
+
+/** The end of one action attempt. */
+export const ActionOutcome = T.Object({
+  ok: T.Boolean(),
+  exitCode: T.Optional(T.Number()),
+  /** Bounded tails of the output, kept with the result. */
+  stdout: T.Optional(T.String()),
+  stderr: T.Optional(T.String()),
+  message: T.Optional(T.String()),
+});
+export type ActionOutcome = Static<typeof ActionOutcome>;
+
+/** agent → engine on `fw.report.<agentId>`. */
+export const AgentReport = T.Union([
+  T.Object({ kind: T.Literal("started"), execId: T.String(), taskId: T.Number(), at: T.Number() }),
+  T.Object({
+    kind: T.Literal("progress"),
+    execId: T.String(),
+    taskId: T.Number(),
+    at: T.Number(),
+    progress: T.Optional(T.Number()),
+    message: T.Optional(T.String()),
+  }),
+  T.Object({
+    kind: T.Literal("result"),
+    execId: T.String(),
+    taskId: T.Number(),
+    at: T.Number(),
+    outcome: ActionOutcome,
+  }),
+]);
+export type AgentReport = Static<typeof AgentReport>;
+
+/** The engine's answer to a report: `durable` once the report is on disk. */
+export const ReportAck = T.Object({ durable: T.Boolean(), ignored: T.Optional(T.Boolean()) });
+export type ReportAck = Static<typeof ReportAck>;
+
+export const AgentHello = T.Object({
+  agentId: AgentId,
+  version: T.String(),
+  labels: T.Record(T.String(), T.String()),
+  capabilities: T.Array(T.String()),
+  instances: T.Array(T.Record(T.String(), T.Unknown())),
+  /** Attempts the agent is running or has results for, so the engine can reconcile. */
+  running: T.Array(T.String()),
+});
+export type AgentHello = Static<typeof AgentHello>;
+
+export const AgentHeartbeat = T.Object({
+  agentId: AgentId,
+  at: T.Number(),
+  running: T.Array(T.String()),
+  load: T.Optional(T.Number()),
+});
+export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
+
+/** engine → subscribers on `fw.events.<kind>.<id>.<event>`. */
+export interface EntityEvent {
+  readonly seq: number;
+  readonly kind: string;
+  readonly id: number | string;
+  readonly event: string;
+  readonly state: string;
+  readonly at: number;
+  readonly data?: unknown;
+}

@@ -1,0 +1,124 @@
+/**
+ * The engine's command and query interface: what the API layer and the CLI may ask
+ * of the engine. Everything here is plain data; no actor, store or bus leaks out.
+ */
+import type { TaskAction } from "../protocol/messages";
+
+export interface TaskTimeoutsSpec {
+  readonly deliveryMs?: number;
+  readonly executionMs?: number;
+  readonly heartbeatMs?: number;
+}
+
+export interface RetrySpec {
+  readonly limit?: number;
+  readonly backoffMs?: number;
+  readonly factor?: number;
+  readonly maxBackoffMs?: number;
+}
+
+/** What a client asks for; the engine fills every default. */
+export interface SubmitTask {
+  readonly tenant: string;
+  readonly name?: string;
+  readonly actions: readonly TaskAction[];
+  /** The agent to run on; the embedded agent when absent in embedded mode. */
+  readonly agentId?: string;
+  /** Tasks with the same lane run one at a time, in (priority, id) order. */
+  readonly lane?: string;
+  /** Lower runs first within a lane. @default 0 */
+  readonly priority?: number;
+  /** Epoch ms; absent or past means now. */
+  readonly executeAt?: number;
+  readonly timeouts?: TaskTimeoutsSpec;
+  readonly retry?: RetrySpec;
+  /** Not concluded when its actions end, only by `conclude`. @default false */
+  readonly open?: boolean;
+  /** Keep the attempt's workspace on the agent. @default false */
+  readonly archive?: boolean;
+  readonly refId?: string;
+  readonly parentId?: number;
+  readonly batchId?: number;
+  readonly jobId?: number;
+}
+
+export interface TaskView {
+  readonly id: number;
+  readonly tenant: string;
+  readonly name: string;
+  /** The full state path, e.g. `running.executing`. */
+  readonly state: string;
+  /** The top-level state: scheduled, ready, dispatched, running, paused, done, ... */
+  readonly status: string;
+  readonly outcome: string | null;
+  readonly agentId: string | null;
+  readonly lane: string | null;
+  readonly actions: readonly TaskAction[];
+  readonly currentActionIdx: number;
+  readonly priority: number;
+  readonly executeAt: number;
+  readonly attempt: number;
+  readonly execId: string | null;
+  readonly progress: number | null;
+  readonly results: readonly unknown[];
+  readonly error: string | null;
+  readonly timeoutReason: string | null;
+  readonly open: boolean;
+  readonly archive: boolean;
+  readonly refId: string | null;
+  readonly parentId: number | null;
+  readonly batchId: number | null;
+  readonly jobId: number | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly lastActivityAt: number;
+  readonly finishedAt: number | null;
+  readonly updatedAt: number;
+  /** Client commands the task accepts now. */
+  readonly accepts: readonly string[];
+}
+
+export interface ListTasks {
+  readonly status?: readonly string[];
+  readonly lane?: string;
+  readonly batchId?: number;
+  readonly beforeId?: number;
+  /** @default 100 */
+  readonly limit?: number;
+}
+
+export interface EngineStats {
+  readonly liveTasks: number;
+  readonly passivatedWakeups: number;
+  readonly timers: number;
+  readonly submitted: number;
+  readonly finished: Readonly<Record<string, number>>;
+  readonly commits: number;
+  readonly lastCommitBatch: number;
+  readonly storeFailure: string | null;
+}
+
+export interface EngineCommands {
+  submit(task: SubmitTask): Promise<TaskView>;
+  cancel(tenant: string, id: number): Promise<TaskView>;
+  /** `afterAction`: let the running action finish, start no further one. */
+  pause(tenant: string, id: number, mode?: "suspend" | "afterAction"): Promise<TaskView>;
+  resume(tenant: string, id: number): Promise<TaskView>;
+  conclude(tenant: string, id: number, delayMs: number): Promise<TaskView>;
+  /** Deletes a finished task for good. */
+  clean(tenant: string, id: number): Promise<void>;
+  /** Cancels (when not finished) and cleans. */
+  destroy(tenant: string, id: number): Promise<void>;
+  pauseLane(tenant: string, lane: string): Promise<void>;
+  resumeLane(tenant: string, lane: string, continueLocked: boolean): Promise<void>;
+}
+
+export interface EngineQueries {
+  get(tenant: string, id: number): Promise<TaskView>;
+  list(tenant: string, query: ListTasks): Promise<TaskView[]>;
+  stats(): EngineStats;
+  /** Null while the engine accepts work; otherwise why it refuses. */
+  unavailable(): string | null;
+}
+
+export type EngineApi = EngineCommands & EngineQueries;

@@ -1,0 +1,105 @@
+/**
+ * The one timer service. Every delay in the engine goes through it: XState `after`
+ * delays (it is the actors' `clock`), and wake-ups of passivated entities, which cost
+ * one heap entry and no closure. It keeps a single timer on the injected Clock, armed
+ * for the earliest due entry.
+ */
+import type { Clock, TimerHandle } from "../clock";
+import { MinHeap } from "./min-heap";
+
+/** Real timers cannot wait longer than this; longer waits re-arm on the way. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+export type WakeHandler = (id: number) => void;
+
+export class TimerService {
+  private readonly callbacks = new Map<number, () => void>();
+  private readonly callbackHeap = new MinHeap();
+  private readonly wakeHeap = new MinHeap();
+  private nextHandle = 1;
+  private armed: TimerHandle | null = null;
+  private armedFor = Number.POSITIVE_INFINITY;
+  private firing = false;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly onWake: WakeHandler = () => {},
+  ) {}
+
+  /** The XState clock contract: `delayMs` may be Infinity ("never"). */
+  setTimeout = (callback: () => void, delayMs: number): number => {
+    const handle = this.nextHandle++;
+    if (!Number.isFinite(delayMs)) return handle;
+    this.callbacks.set(handle, callback);
+    this.callbackHeap.push(this.clock.now() + Math.max(0, delayMs), handle);
+    this.arm();
+    return handle;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    // Lazy deletion: the heap entry stays and is skipped when it comes due.
+    this.callbacks.delete(handle as number);
+  };
+
+  /** Calls the wake handler with `id` at `due`. Not cancellable: the handler checks. */
+  wakeAt(due: number, id: number): void {
+    this.wakeHeap.push(due, id);
+    this.arm();
+  }
+
+  /** Timers waiting (including cleared ones not yet skipped). */
+  get size(): { timers: number; wakeups: number } {
+    return { timers: this.callbacks.size, wakeups: this.wakeHeap.size };
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.armed !== null) this.clock.clearTimeout(this.armed);
+    this.armed = null;
+  }
+
+  private nextDue(): number {
+    return Math.min(this.callbackHeap.peekDue(), this.wakeHeap.peekDue());
+  }
+
+  private arm() {
+    if (this.firing || this.stopped) return;
+    const due = this.nextDue();
+    if (due >= this.armedFor) return;
+    if (this.armed !== null) this.clock.clearTimeout(this.armed);
+    this.armed = null;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    if (!Number.isFinite(due)) return;
+    const wait = Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock.now()));
+    this.armedFor = due;
+    this.armed = this.clock.setTimeout(() => this.fire(), wait);
+  }
+
+  private fire() {
+    this.armed = null;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    this.firing = true;
+    try {
+      for (;;) {
+        const now = this.clock.now();
+        const callbackDue = this.callbackHeap.peekDue();
+        const wakeDue = this.wakeHeap.peekDue();
+        if (callbackDue > now && wakeDue > now) break;
+        if (callbackDue <= wakeDue) {
+          const handle = this.callbackHeap.pop() as number;
+          const callback = this.callbacks.get(handle);
+          if (callback) {
+            this.callbacks.delete(handle);
+            callback();
+          }
+        } else {
+          this.onWake(this.wakeHeap.pop() as number);
+        }
+      }
+    } finally {
+      this.firing = false;
+      if (!this.stopped) this.arm();
+    }
+  }
+}

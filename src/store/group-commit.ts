@@ -1,0 +1,240 @@
+/**
+ * Group commit: many changes, one transaction, one sync, answers released after it.
+ *
+ * Producers mark entities dirty with a function that serializes their *current*
+ * state; a change made twice before the next commit is written once. At most one
+ * commit is in flight; whatever is marked meanwhile goes into the next one.
+ * `barrier()` resolves once everything marked before the call is durable.
+ */
+import { UnavailableError } from "../errors";
+import type { Logger } from "../log";
+import type { BatchRow, CommitSet, EventRow, LaneRow, MetaRow, Store, TaskRow } from "./store";
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export interface GroupCommitOptions {
+  readonly log: Logger;
+  /** Called after each successful commit with what it wrote. */
+  readonly onCommitted?: (set: CommitSet) => void;
+  /** First wait before retrying a failed commit; doubles up to 5 s. @default 100 */
+  readonly retryDelayMs?: number;
+}
+
+export interface CommitStats {
+  readonly commits: number;
+  readonly rows: number;
+  readonly failures: number;
+  readonly lastBatchSize: number;
+  readonly lastCommitMs: number;
+}
+
+export class GroupCommitWriter {
+  private tasks = new Map<number, () => TaskRow>();
+  private lanes = new Map<string, () => LaneRow>();
+  private batches = new Map<number, () => BatchRow>();
+  private events: EventRow[] = [];
+  private meta = new Map<string, string>();
+  private deleted = new Set<number>();
+  private nextWaiters: Waiter[] = [];
+  private flightWaiters: Waiter[] = [];
+  private inFlight = false;
+  private scheduled = false;
+  private closed = false;
+  private failing: Error | null = null;
+  private retryDelayMs: number;
+  private stats = { commits: 0, rows: 0, failures: 0, lastBatchSize: 0, lastCommitMs: 0 };
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: GroupCommitOptions,
+  ) {
+    this.retryDelayMs = options.retryDelayMs ?? 100;
+  }
+
+  /** Null while commits succeed; the last error while the store refuses writes. */
+  get failure(): Error | null {
+    return this.failing;
+  }
+
+  get statistics(): CommitStats {
+    return { ...this.stats };
+  }
+
+  get pending(): number {
+    return (
+      this.tasks.size +
+      this.lanes.size +
+      this.batches.size +
+      this.events.length +
+      this.meta.size +
+      this.deleted.size
+    );
+  }
+
+  markTask(id: number, serialize: () => TaskRow): void {
+    this.deleted.delete(id);
+    this.tasks.set(id, serialize);
+    this.schedule();
+  }
+
+  markLane(key: string, serialize: () => LaneRow): void {
+    this.lanes.set(key, serialize);
+    this.schedule();
+  }
+
+  markBatch(id: number, serialize: () => BatchRow): void {
+    this.batches.set(id, serialize);
+    this.schedule();
+  }
+
+  /** Deletes the task's row; a later markTask of the same id brings it back. */
+  deleteTask(id: number): void {
+    this.tasks.delete(id);
+    this.deleted.add(id);
+    this.schedule();
+  }
+
+  appendEvent(event: EventRow): void {
+    this.events.push(event);
+    this.schedule();
+  }
+
+  setMeta(key: string, value: string): void {
+    this.meta.set(key, value);
+    this.schedule();
+  }
+
+  /** Resolves once everything marked before this call is on disk. */
+  barrier(): Promise<void> {
+    if (this.closed) return Promise.reject(new UnavailableError("the engine is shutting down"));
+    const dirty = this.pending > 0;
+    if (!dirty && !this.inFlight) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      (dirty ? this.nextWaiters : this.flightWaiters).push({ resolve, reject });
+    });
+  }
+
+  /** Commits what is pending now and waits for it. */
+  async flush(): Promise<void> {
+    const done = this.barrier();
+    this.scheduled = false;
+    if (!this.inFlight) void this.commitPending();
+    await done;
+  }
+
+  /** Flushes, then refuses further barriers. */
+  async close(): Promise<void> {
+    if (this.pending > 0 || this.inFlight) await this.flush().catch(() => {});
+    this.closed = true;
+  }
+
+  private schedule() {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    // setImmediate lets every change made in this turn of the event loop (and the
+    // I/O callbacks queued with it) join the same transaction.
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.inFlight) void this.commitPending();
+    });
+  }
+
+  private takePending(): { set: CommitSet; waiters: Waiter[]; undo: () => void } {
+    const tasks = this.tasks;
+    const lanes = this.lanes;
+    const batches = this.batches;
+    const events = this.events;
+    const meta = this.meta;
+    const deleted = this.deleted;
+    this.deleted = new Set();
+    this.tasks = new Map();
+    this.lanes = new Map();
+    this.batches = new Map();
+    this.events = [];
+    this.meta = new Map();
+    const waiters = this.nextWaiters;
+    this.nextWaiters = [];
+    const metaRows: MetaRow[] = [];
+    for (const [key, value] of meta) metaRows.push({ key, value });
+    const set: CommitSet = {
+      tasks: Array.from(tasks.values(), (serialize) => serialize()),
+      lanes: Array.from(lanes.values(), (serialize) => serialize()),
+      batches: Array.from(batches.values(), (serialize) => serialize()),
+      events,
+      meta: metaRows,
+      deletedTasks: Array.from(deleted),
+    };
+    // Put back what failed to commit, unless it was marked again since (the newer
+    // serializer covers it).
+    const undo = () => {
+      for (const [id, s] of tasks) if (!this.tasks.has(id)) this.tasks.set(id, s);
+      for (const [key, s] of lanes) if (!this.lanes.has(key)) this.lanes.set(key, s);
+      for (const [id, s] of batches) if (!this.batches.has(id)) this.batches.set(id, s);
+      for (const [key, value] of meta) if (!this.meta.has(key)) this.meta.set(key, value);
+      for (const id of deleted) if (!this.tasks.has(id)) this.deleted.add(id);
+      this.events = events.concat(this.events);
+    };
+    return { set, waiters, undo };
+  }
+
+  private async commitPending(): Promise<void> {
+    if (this.pending === 0) {
+      const waiters = this.nextWaiters;
+      this.nextWaiters = [];
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    const { set, waiters, undo } = this.takePending();
+    this.inFlight = true;
+    this.flightWaiters = waiters;
+    const started = performance.now();
+    try {
+      await this.store.commit(set);
+    } catch (error) {
+      this.inFlight = false;
+      this.flightWaiters = [];
+      undo();
+      this.fail(error, waiters);
+      return;
+    }
+    this.inFlight = false;
+    const settled = this.flightWaiters;
+    this.flightWaiters = [];
+    const rows = set.tasks.length + set.lanes.length + set.batches.length + set.events.length;
+    this.stats.commits++;
+    this.stats.rows += rows;
+    this.stats.lastBatchSize = rows;
+    this.stats.lastCommitMs = performance.now() - started;
+    if (this.failing) {
+      this.options.log.info("store writes again");
+      this.failing = null;
+      this.retryDelayMs = this.options.retryDelayMs ?? 100;
+    }
+    for (const w of settled) w.resolve();
+    this.options.onCommitted?.(set);
+    if (this.pending > 0) this.schedule();
+  }
+
+  private fail(error: unknown, waiters: Waiter[]) {
+    this.stats.failures++;
+    const cause = error instanceof Error ? error : new Error(String(error));
+    if (!this.failing) this.options.log.error({ err: cause }, "store commit failed");
+    this.failing = cause;
+    const refusal = new UnavailableError(`the store cannot write: ${cause.message}`, { cause });
+    for (const w of waiters) w.reject(refusal);
+    // Everything still waiting was marked after the failed set and cannot be
+    // acknowledged either until a commit succeeds.
+    const later = this.nextWaiters;
+    this.nextWaiters = [];
+    for (const w of later) w.reject(refusal);
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(5_000, this.retryDelayMs * 2);
+    const timer = setTimeout(() => {
+      if (!this.closed && !this.inFlight) void this.commitPending();
+    }, delay);
+    timer.unref?.();
+  }
+}

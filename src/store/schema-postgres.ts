@@ -1,0 +1,77 @@
+/**
+ * The PostgreSQL schema: the same tables and columns as schema-sqlite.ts. Times are
+ * bigint milliseconds, read back as JavaScript numbers.
+ */
+import { bigint, index, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+
+const ms = (name: string) => bigint(name, { mode: "number" });
+
+export const tasks = pgTable(
+  "tasks",
+  {
+    id: ms("id").primaryKey(),
+    tenant: text("tenant").notNull(),
+    name: text("name").notNull(),
+    state: text("state").notNull(),
+    outcome: text("outcome"),
+    lane: text("lane"),
+    agentId: text("agent_id"),
+    batchId: ms("batch_id"),
+    jobId: ms("job_id"),
+    parentId: ms("parent_id"),
+    refId: text("ref_id"),
+    priority: ms("priority").notNull(),
+    executeAt: ms("execute_at").notNull(),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    finishedAt: ms("finished_at"),
+    snapshot: text("snapshot").notNull(),
+  },
+  (t) => [
+    index("tasks_tenant_id").on(t.tenant, t.id),
+    index("tasks_state_execute_at").on(t.state, t.executeAt),
+    index("tasks_batch").on(t.batchId),
+  ],
+);
+
+export const lanes = pgTable(
+  "lanes",
+  {
+    tenant: text("tenant").notNull(),
+    key: text("key").notNull(),
+    state: text("state").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    snapshot: text("snapshot").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenant, t.key] })],
+);
+
+export const batches = pgTable("batches", {
+  id: ms("id").primaryKey(),
+  tenant: text("tenant").notNull(),
+  state: text("state").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+  finishedAt: ms("finished_at"),
+  snapshot: text("snapshot").notNull(),
+});
+
+export const events = pgTable(
+  "events",
+  {
+    seq: ms("seq").primaryKey(),
+    kind: text("kind").notNull(),
+    entityId: text("entity_id").notNull(),
+    event: text("event").notNull(),
+    state: text("state").notNull(),
+    tenant: text("tenant").notNull(),
+    at: ms("at").notNull(),
+    data: text("data"),
+  },
+  (t) => [index("events_entity").on(t.kind, t.entityId)],
+);
+
+export const meta = pgTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

@@ -1,0 +1,236 @@
+/**
+ * The SQLite store (bun:sqlite, WAL, synchronous=FULL: a commit returns after its
+ * WAL frames are synced). Reads go through drizzle; the group commit's upserts use
+ * prepared statements on the same connection, because they run hundreds of
+ * thousands of times a second and drizzle's query building would dominate them.
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql } from "drizzle-orm";
+import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
+import { migrate } from "drizzle-orm/bun-sqlite/migrator";
+import { ConfigError } from "../errors";
+import * as schema from "./schema-sqlite";
+import {
+  type BatchRow,
+  type CommitSet,
+  type Counters,
+  type EventRow,
+  FINAL_TASK_STATES,
+  type LaneRow,
+  type Store,
+  type TaskQuery,
+  type TaskRow,
+} from "./store";
+
+const MIGRATIONS = fileURLToPath(new URL("./migrations/sqlite", import.meta.url));
+
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  private readonly sqlite: Database;
+  private readonly db: BunSQLiteDatabase<typeof schema>;
+  private writes?: {
+    task: Statement;
+    lane: Statement;
+    batch: Statement;
+    event: Statement;
+    meta: Statement;
+    deleteTask: Statement;
+    run: (set: CommitSet) => void;
+  };
+
+  /** Opens (creating) `file`; `dataDir` is created first and must be writable. */
+  constructor(readonly file: string) {
+    try {
+      if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+      this.sqlite = new Database(file, { create: true, strict: true });
+      this.sqlite.exec("PRAGMA journal_mode = WAL");
+      this.sqlite.exec("PRAGMA synchronous = FULL");
+      this.sqlite.exec("PRAGMA busy_timeout = 5000");
+    } catch (error) {
+      throw new ConfigError(`cannot open the database ${file}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    this.db = drizzle({ client: this.sqlite, schema });
+  }
+
+  async migrate(): Promise<void> {
+    migrate(this.db, { migrationsFolder: MIGRATIONS });
+    this.prepareWrites();
+  }
+
+  private prepareWrites() {
+    const s = this.sqlite;
+    const task = s.prepare(
+      `INSERT INTO tasks (id, tenant, name, state, outcome, lane, agent_id, batch_id, job_id, parent_id, ref_id, priority, execute_at, created_at, updated_at, finished_at, snapshot)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, outcome = excluded.outcome,
+         lane = excluded.lane, agent_id = excluded.agent_id, priority = excluded.priority,
+         execute_at = excluded.execute_at, updated_at = excluded.updated_at,
+         finished_at = excluded.finished_at, snapshot = excluded.snapshot`,
+    );
+    const lane = s.prepare(
+      `INSERT INTO lanes (tenant, key, state, updated_at, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
+       ON CONFLICT (tenant, key) DO UPDATE SET state = excluded.state,
+         updated_at = excluded.updated_at, snapshot = excluded.snapshot`,
+    );
+    const batch = s.prepare(
+      `INSERT INTO batches (id, tenant, state, created_at, updated_at, finished_at, snapshot)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
+         finished_at = excluded.finished_at, snapshot = excluded.snapshot`,
+    );
+    const event = s.prepare(
+      `INSERT INTO events (seq, kind, entity_id, event, state, tenant, at, data)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+    );
+    const meta = s.prepare(
+      "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    );
+    const deleteTask = s.prepare("DELETE FROM tasks WHERE id = ?1");
+    const run = s.transaction((set: CommitSet) => {
+      for (const t of set.tasks) {
+        task.run(
+          t.id,
+          t.tenant,
+          t.name,
+          t.state,
+          t.outcome,
+          t.lane,
+          t.agentId,
+          t.batchId,
+          t.jobId,
+          t.parentId,
+          t.refId,
+          t.priority,
+          t.executeAt,
+          t.createdAt,
+          t.updatedAt,
+          t.finishedAt,
+          t.snapshot,
+        );
+      }
+      for (const l of set.lanes) lane.run(l.tenant, l.key, l.state, l.updatedAt, l.snapshot);
+      for (const b of set.batches) {
+        batch.run(b.id, b.tenant, b.state, b.createdAt, b.updatedAt, b.finishedAt, b.snapshot);
+      }
+      for (const e of set.events) {
+        event.run(e.seq, e.kind, e.entityId, e.event, e.state, e.tenant, e.at, e.data);
+      }
+      for (const m of set.meta) meta.run(m.key, m.value);
+      for (const id of set.deletedTasks) deleteTask.run(id);
+    });
+    this.writes = { task, lane, batch, event, meta, deleteTask, run };
+  }
+
+  async commit(set: CommitSet): Promise<void> {
+    if (!this.writes) throw new Error("SqliteStore.migrate() must run before commit()");
+    this.writes.run(set);
+  }
+
+  async counters(): Promise<Counters> {
+    const row = this.sqlite
+      .query<{ task: number | null; batch: number | null; seq: number | null }, []>(
+        `SELECT (SELECT max(id) FROM tasks) AS task, (SELECT max(id) FROM batches) AS batch,
+                (SELECT max(seq) FROM events) AS seq`,
+      )
+      .get();
+    const seqFromMeta = Number((await this.getMeta("eventSeq")) ?? 0);
+    return {
+      taskId: row?.task ?? 0,
+      batchId: row?.batch ?? 0,
+      eventSeq: Math.max(row?.seq ?? 0, seqFromMeta),
+    };
+  }
+
+  async getTask(id: number): Promise<TaskRow | undefined> {
+    return this.db.select().from(schema.tasks).where(eq(schema.tasks.id, id)).get();
+  }
+
+  async listTasks(query: TaskQuery): Promise<TaskRow[]> {
+    const t = schema.tasks;
+    const where = and(
+      query.tenant === undefined ? undefined : eq(t.tenant, query.tenant),
+      query.states === undefined ? undefined : inArray(t.state, [...query.states]),
+      query.lane === undefined ? undefined : eq(t.lane, query.lane),
+      query.batchId === undefined ? undefined : eq(t.batchId, query.batchId),
+      query.beforeId === undefined ? undefined : lt(t.id, query.beforeId),
+    );
+    return this.db.select().from(t).where(where).orderBy(desc(t.id)).limit(query.limit).all();
+  }
+
+  async liveTasks(scheduledAfter: number): Promise<TaskRow[]> {
+    const t = schema.tasks;
+    return this.db
+      .select()
+      .from(t)
+      .where(
+        and(
+          notInArray(t.state, [...FINAL_TASK_STATES]),
+          or(sql`${t.state} <> 'scheduled'`, lt(t.executeAt, scheduledAfter + 1)),
+        ),
+      )
+      .orderBy(asc(t.id))
+      .all();
+  }
+
+  async forEachScheduled(
+    after: number,
+    visit: (id: number, executeAt: number) => void,
+  ): Promise<number> {
+    let count = 0;
+    const rows = this.sqlite
+      .query<{ id: number; execute_at: number }, [number]>(
+        "SELECT id, execute_at FROM tasks WHERE state = 'scheduled' AND execute_at > ?1",
+      )
+      .values(after) as [number, number][];
+    for (const [id, executeAt] of rows) {
+      visit(id, executeAt);
+      count++;
+    }
+    return count;
+  }
+
+  async lanes(): Promise<LaneRow[]> {
+    return this.db.select().from(schema.lanes).all();
+  }
+
+  async openBatches(): Promise<BatchRow[]> {
+    return this.db
+      .select()
+      .from(schema.batches)
+      .where(sql`${schema.batches.finishedAt} IS NULL`)
+      .all();
+  }
+
+  async getBatch(id: number): Promise<BatchRow | undefined> {
+    return this.db.select().from(schema.batches).where(eq(schema.batches.id, id)).get();
+  }
+
+  async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {
+    const e = schema.events;
+    return this.db.select().from(e).where(gt(e.seq, seq)).orderBy(asc(e.seq)).limit(limit).all();
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = this.db.select().from(schema.meta).where(eq(schema.meta.key, key)).get();
+    return row?.value;
+  }
+
+  async compactEvents(before: number): Promise<number> {
+    const last = this.sqlite
+      .query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM events")
+      .get();
+    const result = this.sqlite.query("DELETE FROM events WHERE at < ?1").run(before);
+    // Keep the sequence monotonic even when compaction empties the table.
+    if (last?.seq) this.writes?.meta.run("eventSeq", String(last.seq));
+    return result.changes;
+  }
+
+  async close(): Promise<void> {
+    this.sqlite.close();
+  }
+}

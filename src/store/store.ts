@@ -1,0 +1,123 @@
+/**
+ * The durable store behind the engine. The runtime keeps live state in memory and
+ * hands the store one `CommitSet` at a time (group commit): everything in it is
+ * written in one transaction, and `commit` resolves only once that transaction is on
+ * disk. Two implementations: SQLite (default) and PostgreSQL.
+ */
+
+/** A task's row: query columns plus the persisted machine snapshot (JSON). */
+export interface TaskRow {
+  readonly id: number;
+  readonly tenant: string;
+  readonly name: string;
+  /** The machine's state value as a dotted path, e.g. `running.executing`. */
+  readonly state: string;
+  readonly outcome: string | null;
+  readonly lane: string | null;
+  readonly agentId: string | null;
+  readonly batchId: number | null;
+  readonly jobId: number | null;
+  readonly parentId: number | null;
+  readonly refId: string | null;
+  readonly priority: number;
+  readonly executeAt: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+  readonly snapshot: string;
+}
+
+export interface LaneRow {
+  readonly tenant: string;
+  readonly key: string;
+  readonly state: string;
+  readonly updatedAt: number;
+  readonly snapshot: string;
+}
+
+export interface BatchRow {
+  readonly id: number;
+  readonly tenant: string;
+  readonly state: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly finishedAt: number | null;
+  readonly snapshot: string;
+}
+
+/** One entry of the journal of state changes. */
+export interface EventRow {
+  readonly seq: number;
+  readonly kind: string;
+  readonly entityId: string;
+  readonly event: string;
+  readonly state: string;
+  readonly tenant: string;
+  readonly at: number;
+  readonly data: string | null;
+}
+
+export interface MetaRow {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** What one group commit writes: upserts of entities, appends to the journal. */
+export interface CommitSet {
+  readonly tasks: readonly TaskRow[];
+  readonly lanes: readonly LaneRow[];
+  readonly batches: readonly BatchRow[];
+  readonly events: readonly EventRow[];
+  readonly meta: readonly MetaRow[];
+  /** Task ids to delete for good (cleaned tasks). */
+  readonly deletedTasks: readonly number[];
+}
+
+export interface TaskQuery {
+  readonly tenant?: string;
+  readonly states?: readonly string[];
+  readonly lane?: string;
+  readonly batchId?: number;
+  /** Only ids below this (newest-first paging). */
+  readonly beforeId?: number;
+  readonly limit: number;
+}
+
+/** The highest ids in use, so counters resume after a restart. */
+export interface Counters {
+  readonly taskId: number;
+  readonly batchId: number;
+  readonly eventSeq: number;
+}
+
+export interface Store {
+  readonly kind: "sqlite" | "postgres";
+  /** Applies the committed migrations. */
+  migrate(): Promise<void>;
+  /** Writes the set in one transaction; resolves once it is durable. */
+  commit(set: CommitSet): Promise<void>;
+  counters(): Promise<Counters>;
+  getTask(id: number): Promise<TaskRow | undefined>;
+  /** Newest first. */
+  listTasks(query: TaskQuery): Promise<TaskRow[]>;
+  /**
+   * Tasks that must be live actors after a restart: every task not in a final state,
+   * except scheduled ones due after `scheduledAfter` (those go to the timer index).
+   */
+  liveTasks(scheduledAfter: number): Promise<TaskRow[]>;
+  /** Calls `visit` for every scheduled task due after `after`, in no particular order. */
+  forEachScheduled(after: number, visit: (id: number, executeAt: number) => void): Promise<number>;
+  lanes(): Promise<LaneRow[]>;
+  /** Batches that have not finished. */
+  openBatches(): Promise<BatchRow[]>;
+  getBatch(id: number): Promise<BatchRow | undefined>;
+  /** Journal entries after `seq`, oldest first. */
+  eventsAfter(seq: number, limit: number): Promise<EventRow[]>;
+  getMeta(key: string): Promise<string | undefined>;
+  /** Deletes journal entries with `at` before the given time; returns how many. */
+  compactEvents(before: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The final states of a task, as stored in `state`. */
+export const FINAL_TASK_STATES = ["done", "failed", "cancelled", "timedOut"] as const;
