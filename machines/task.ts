@@ -531,6 +531,7 @@ export const taskMachine = setup({
     },
     paused: {
       description: "Held by a client; resumes where it stopped.",
+      initial: "holding",
       on: {
         CANCEL: { target: "cancelled", actions: "sendCancel" },
       },

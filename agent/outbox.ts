@@ -1,0 +1,51 @@
+/**
+ * Reports the agent must not lose: each is sent as a request to the engine and sent
+ * again, with backoff, until the engine answers that it is durable.
+ */
+import type { Logger } from "pino";
+import type { Bus } from "../src/bus/bus";
+import { type AgentReport, type ReportAck, subjects } from "../src/protocol";
+
+export class ReportOutbox {
+  private readonly pending = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly agentId: string,
+    private readonly log: Logger,
+    private readonly options = { timeoutMs: 5_000, firstRetryMs: 50, maxRetryMs: 5_000 },
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  send(report: AgentReport): void {
+    const delivery = this.deliver(report).finally(() => this.pending.delete(delivery));
+    this.pending.add(delivery);
+  }
+
+  /** Waits (bounded) for what is in flight, then stops retrying. */
+  async close(waitMs = 5_000): Promise<void> {
+    const all = Promise.allSettled([...this.pending]);
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, waitMs).unref?.())]);
+    this.closed = true;
+  }
+
+  private async deliver(report: AgentReport): Promise<void> {
+    let wait = this.options.firstRetryMs;
+    while (!this.closed) {
+      try {
+        const ack = await this.bus.request<ReportAck>(subjects.report(this.agentId), report, {
+          timeoutMs: this.options.timeoutMs,
+        });
+        if (ack.durable) return;
+      } catch (error) {
+        this.log.debug({ execId: report.execId, err: error }, "report not acknowledged yet");
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(this.options.maxRetryMs, wait * 2);
+    }
+  }
+}

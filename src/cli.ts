@@ -1,0 +1,64 @@
+#!/usr/bin/env bun
+/**
+ * `fleetwork <command>`: the command line. `server` (the default) runs the engine
+ * with the embedded bus and a local agent.
+ */
+import { loadConfig } from "./config";
+import { FleetworkError } from "./errors";
+import { startServer } from "./main";
+
+const HELP = `Usage: fleetwork [server] [options]
+
+Commands:
+  server            run the engine, the HTTP API and (embedded mode) a local agent
+
+Options (each also an environment variable):
+  --port N          HTTP port (PORT, default 8080)
+  --host H          interface to listen on (HOST, default 0.0.0.0)
+  --data-dir DIR    where the SQLite database lives (FW_DATA_DIR, default ./data)
+  --database-url U  postgres://… to use PostgreSQL (FW_DATABASE_URL)
+  --log-level L     fatal|error|warn|info|debug|trace|silent (FW_LOG_LEVEL, default info)
+  -h, --help        this text
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "-h" || first === "--help" || rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const command = first === undefined || first.startsWith("--") ? "server" : first;
+  const options = command === first ? rest : argv;
+  if (command !== "server") {
+    process.stderr.write(`fleetwork: unknown command "${command}" (try --help)\n`);
+    return 2;
+  }
+  const config = loadConfig(process.env, options, Boolean(process.stdout.isTTY));
+  const server = await startServer(config);
+  server.listen();
+  const shutdown = (signal: string) => {
+    server.log.info({ signal }, "shutting down");
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  return -1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (error: unknown) => {
+    // Bad configuration and start-up failures: one clear line, non-zero exit.
+    const message = error instanceof FleetworkError ? error.message : (error as Error)?.message;
+    process.stderr.write(`fleetwork: ${message ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,117 @@
+/**
+ * The engine's side of the agent protocol: commands out on `fw.agent.<id>.cmd`,
+ * reports in on `fw.report.<id>`, heartbeats in on `fw.agent.<id>.heartbeat`.
+ * Reports are validated here; what they mean for a task is the engine's business.
+ */
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import type { TaskContext } from "../../machines";
+import type { Bus, Subscription } from "../bus/bus";
+import type { Logger } from "../log";
+import {
+  type AgentCommand,
+  AgentHeartbeat,
+  AgentReport,
+  type CommandReply,
+  patterns,
+  type ReportAck,
+  subjects,
+} from "../protocol";
+
+const reportCheck = TypeCompiler.Compile(AgentReport);
+const heartbeatCheck = TypeCompiler.Compile(AgentHeartbeat);
+
+export interface AgentLinkHandlers {
+  /** Resolves with the answer for the agent, once the report is durable. */
+  report(agentId: string, report: AgentReport): Promise<ReportAck>;
+  heartbeat(heartbeat: AgentHeartbeat): void;
+}
+
+export interface AgentLinkOptions {
+  /** How long to wait for an agent to answer a command. @default 5000 */
+  readonly commandTimeoutMs: number;
+}
+
+export class AgentLink {
+  private subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly options: AgentLinkOptions,
+  ) {}
+
+  start(handlers: AgentLinkHandlers): void {
+    this.subscriptions.push(
+      this.bus.subscribe(
+        patterns.reports,
+        (message) => {
+          const agentId = message.subject.slice(message.subject.lastIndexOf(".") + 1);
+          if (!reportCheck.Check(message.data)) {
+            this.log.warn({ agentId }, "malformed report ignored");
+            message.respond?.({ durable: false, ignored: true } satisfies ReportAck);
+            return;
+          }
+          handlers.report(agentId, message.data).then(
+            (ack) => message.respond?.(ack),
+            (error: unknown) => {
+              // No answer: the agent keeps the report in its outbox and sends it again.
+              this.log.warn({ agentId, err: error }, "report not acknowledged");
+            },
+          );
+        },
+        { queue: "fw-engine" },
+      ),
+      this.bus.subscribe(
+        patterns.heartbeats,
+        (message) => {
+          if (heartbeatCheck.Check(message.data)) handlers.heartbeat(message.data);
+        },
+        { queue: "fw-engine" },
+      ),
+    );
+  }
+
+  /** Sends the task's current attempt to its agent. */
+  run(context: TaskContext): void {
+    const { agentId, execId } = context;
+    const action = context.actions[context.currentActionIdx];
+    if (!agentId || !execId || !action) return;
+    this.send(agentId, {
+      kind: "run",
+      execId,
+      taskId: context.id,
+      actionIdx: context.currentActionIdx,
+      action,
+      timeoutMs: context.timeouts.executionMs,
+    });
+  }
+
+  /** Cancel, pause or resume the task's current attempt, if one may be running. */
+  control(kind: "cancel" | "pause" | "resume", context: TaskContext): void {
+    const { agentId, execId } = context;
+    if (!agentId || !execId || !context.attemptActive) return;
+    this.send(agentId, { kind, execId, taskId: context.id });
+  }
+
+  stop(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
+  }
+
+  private send(agentId: string, command: AgentCommand): void {
+    this.bus
+      .request<CommandReply>(subjects.command(agentId), command, {
+        timeoutMs: this.options.commandTimeoutMs,
+      })
+      .then(
+        (reply) => {
+          if (!reply.ok) this.log.warn({ agentId, command: command.kind, reply }, "agent refused");
+        },
+        (error: unknown) => {
+          // The task's delivery timeout decides what happens to an attempt that never
+          // reached its agent; here we only say so.
+          this.log.debug({ agentId, command: command.kind, err: error }, "command not delivered");
+        },
+      );
+  }
+}

@@ -1,0 +1,557 @@
+/**
+ * The engine: every live task is an actor here; everything else is in the store.
+ *
+ * A task scheduled further ahead than `passivateAfterMs` and a finished task are not
+ * actors: the first is one entry in the timer heap, the second one row on disk. A
+ * command that targets either brings it back (hydrate). Every change is marked in the
+ * group-commit writer, and commands are answered only once their change is durable.
+ */
+import { type Actor, createActor, type SnapshotFrom } from "xstate";
+import {
+  initialTaskContext,
+  type RetryPolicy,
+  TASK_COMMANDS,
+  type TaskContext,
+  type TaskEvent,
+  type TaskInput,
+  type TaskTimeouts,
+  taskMachine,
+} from "../../machines";
+import type { Bus } from "../bus/bus";
+import type { Clock } from "../clock";
+import {
+  IllegalTransitionError,
+  InvalidInputError,
+  NotFoundError,
+  UnavailableError,
+} from "../errors";
+import type { Logger } from "../log";
+import { type AgentHeartbeat, type AgentReport, EntityKind, type ReportAck } from "../protocol";
+import { GroupCommitWriter } from "../store/group-commit";
+import { FINAL_TASK_STATES, type Store, type TaskRow } from "../store/store";
+import { AgentLink } from "./agent-link";
+import type { EngineApi, EngineStats, ListTasks, SubmitTask, TaskView } from "./commands";
+import { Journal } from "./journal";
+import { Lanes } from "./lanes";
+import { parseTaskRow, statePath, stateValue, taskRow, taskView, topLevel } from "./task-records";
+import { TimerService } from "./timer-service";
+import { validateSubmit } from "./validate-submit";
+
+export interface EngineOptions {
+  /** Tasks due further ahead than this are kept on disk, not as actors. @default 60000 */
+  readonly passivateAfterMs: number;
+  /** Wake a passivated task this long before it is due, so loading it costs no lateness. @default 1000 */
+  readonly wakeLeadMs: number;
+  readonly defaultTimeouts: TaskTimeouts;
+  readonly defaultRetry: RetryPolicy;
+  /** The agent tasks go to when they name none (the embedded agent). */
+  readonly defaultAgentId: string | null;
+  readonly commandTimeoutMs: number;
+  /** Journal entries older than this are compacted away. @default 86400000 */
+  readonly eventRetentionMs: number;
+}
+
+export interface EngineDeps {
+  readonly store: Store;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly options: EngineOptions;
+}
+
+type TaskActor = Actor<typeof taskMachine>;
+type TaskSnapshot = SnapshotFrom<typeof taskMachine>;
+
+interface LiveTask {
+  readonly actor: TaskActor;
+  path: string;
+  readonly serialize: () => TaskRow;
+}
+
+const FINAL = new Set<string>(FINAL_TASK_STATES);
+
+export class Engine implements EngineApi {
+  private readonly live = new Map<number, LiveTask>();
+  private readonly hydrating = new Map<number, Promise<LiveTask | undefined>>();
+  private readonly timers: TimerService;
+  private readonly writer: GroupCommitWriter;
+  private readonly agents: AgentLink;
+  private readonly taskLogic;
+  private journal!: Journal;
+  private lanes!: Lanes;
+  private lastTaskId = 0;
+  private submitted = 0;
+  private readonly finished: Record<string, number> = {};
+  private compaction: ReturnType<Clock["setTimeout"]> | null = null;
+  private stopped = false;
+
+  constructor(private readonly deps: EngineDeps) {
+    const { clock, log, store, bus, options } = deps;
+    this.timers = new TimerService(clock, (id) => this.wake(id));
+    this.writer = new GroupCommitWriter(store, {
+      log: log.child({ scope: "store" }),
+      onCommitted: (set) => {
+        this.journal.publishCommitted(set.events);
+        for (const row of set.tasks) if (FINAL.has(row.state)) this.passivateFinished(row.id);
+      },
+    });
+    this.agents = new AgentLink(bus, log.child({ scope: "agents" }), {
+      commandTimeoutMs: options.commandTimeoutMs,
+    });
+    this.taskLogic = taskMachine.provide({
+      actions: {
+        requestDispatch: ({ context }) => this.requestDispatch(context),
+        sendRun: ({ context }) => this.agents.run(context),
+        sendCancel: ({ context }) => this.agents.control("cancel", context),
+        sendPause: ({ context }) => this.agents.control("pause", context),
+        sendResume: ({ context }) => this.agents.control("resume", context),
+      },
+    });
+  }
+
+  /** Restores state from the store, re-arms timers and starts listening to agents. */
+  async start(): Promise<void> {
+    const { store, clock, log } = this.deps;
+    await store.migrate();
+    const counters = await store.counters();
+    this.lastTaskId = counters.taskId;
+    this.journal = new Journal(this.writer, this.deps.bus, counters.eventSeq);
+    this.lanes = new Lanes(this.timers, clock, this.writer, this.journal, {
+      grant: (_tenant, taskId) => this.dispatch(taskId),
+      continueLocked: (tenant, taskId) => {
+        void this.resume(tenant, taskId).catch((error: unknown) =>
+          log.warn({ taskId, err: error }, "could not continue the locked task"),
+        );
+      },
+    });
+    const started = performance.now();
+    this.lanes.restore(await store.lanes());
+    const horizon = clock.now() + this.deps.options.passivateAfterMs;
+    const rows = await store.liveTasks(horizon);
+    const restored: LiveTask[] = [];
+    for (const row of rows) restored.push(this.hydrateRow(row));
+    const wakeups = await store.forEachScheduled(horizon, (id, executeAt) =>
+      this.timers.wakeAt(executeAt - this.deps.options.wakeLeadMs, id),
+    );
+    this.agents.start({
+      report: (agentId, report) => this.onReport(agentId, report),
+      heartbeat: (heartbeat) => this.onHeartbeat(heartbeat),
+    });
+    // Re-arm after everything is loaded, so lanes see every task they hold.
+    for (const task of restored) task.actor.send({ type: "REARM", at: clock.now() });
+    for (const { tenant, key, taskId } of this.lanes.holders()) {
+      const task = this.live.get(taskId);
+      if (!task || FINAL.has(task.path)) this.lanes.remove(tenant, key, taskId);
+    }
+    this.scheduleCompaction();
+    log.info(
+      { live: restored.length, passivated: wakeups, ms: Math.round(performance.now() - started) },
+      "engine restored",
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.agents.stop();
+    this.timers.stop();
+    if (this.compaction !== null) this.deps.clock.clearTimeout(this.compaction);
+    await this.writer.close();
+    for (const task of this.live.values()) task.actor.stop();
+    this.live.clear();
+  }
+
+  // ---- commands -------------------------------------------------------------
+
+  async submit(spec: SubmitTask): Promise<TaskView> {
+    this.assertWritable();
+    const { clock, options } = this.deps;
+    const now = clock.now();
+    const valid = validateSubmit(spec, options);
+    const input: TaskInput = {
+      id: ++this.lastTaskId,
+      tenant: spec.tenant,
+      name: valid.name,
+      lane: spec.lane ?? null,
+      agentId: valid.agentId,
+      actions: spec.actions,
+      priority: spec.priority ?? 0,
+      executeAt: Math.max(now, spec.executeAt ?? now),
+      timeouts: valid.timeouts,
+      retry: valid.retry,
+      open: spec.open ?? false,
+      archive: spec.archive ?? false,
+      refId: spec.refId ?? null,
+      parentId: spec.parentId ?? null,
+      batchId: spec.batchId ?? null,
+      jobId: spec.jobId ?? null,
+      now,
+    };
+    this.submitted++;
+    let view: TaskView;
+    if (input.executeAt - now > options.passivateAfterMs) {
+      // Far ahead: straight to disk and the timer heap, no actor.
+      const context = initialTaskContext(input);
+      const row = taskRow("scheduled", context);
+      this.writer.markTask(input.id, () => row);
+      this.journal.record(EntityKind.Task, input.id, "scheduled", "scheduled", input.tenant, now);
+      this.timers.wakeAt(input.executeAt - options.wakeLeadMs, input.id);
+      view = taskView("scheduled", context, ["PAUSE", "CANCEL"]);
+    } else {
+      const task = this.startTask(createActor(this.taskLogic, { input, clock: this.timers }));
+      view = this.view(task);
+    }
+    await this.writer.barrier();
+    return view;
+  }
+
+  cancel(tenant: string, id: number): Promise<TaskView> {
+    return this.command(tenant, id, "cancel", { type: "CANCEL", at: this.deps.clock.now() });
+  }
+
+  pause(tenant: string, id: number, mode?: "suspend" | "afterAction"): Promise<TaskView> {
+    return this.command(tenant, id, "pause", { type: "PAUSE", mode, at: this.deps.clock.now() });
+  }
+
+  resume(tenant: string, id: number): Promise<TaskView> {
+    return this.command(tenant, id, "resume", { type: "RESUME", at: this.deps.clock.now() });
+  }
+
+  conclude(tenant: string, id: number, delayMs: number): Promise<TaskView> {
+    if (!Number.isFinite(delayMs) || delayMs < 0) {
+      throw new InvalidInputError("delayMs must be a number ≥ 0", "delayMs");
+    }
+    return this.command(tenant, id, "conclude", {
+      type: "CONCLUDE",
+      delayMs,
+      at: this.deps.clock.now(),
+    });
+  }
+
+  async clean(tenant: string, id: number): Promise<void> {
+    this.assertWritable();
+    const view = await this.get(tenant, id);
+    if (!FINAL.has(view.status)) {
+      throw new IllegalTransitionError("task", id, "clean", view.state, view.accepts);
+    }
+    this.live.delete(id);
+    this.writer.deleteTask(id);
+    this.journal.record(EntityKind.Task, id, "cleaned", view.state, tenant, this.deps.clock.now());
+    await this.writer.barrier();
+  }
+
+  async destroy(tenant: string, id: number): Promise<void> {
+    const view = await this.get(tenant, id);
+    if (!FINAL.has(view.status)) await this.cancel(tenant, id);
+    await this.clean(tenant, id);
+  }
+
+  async pauseLane(tenant: string, lane: string): Promise<void> {
+    this.assertWritable();
+    this.lanes.pause(tenant, lane);
+    await this.writer.barrier();
+  }
+
+  async resumeLane(tenant: string, lane: string, continueLocked: boolean): Promise<void> {
+    this.assertWritable();
+    this.lanes.resume(tenant, lane, continueLocked);
+    await this.writer.barrier();
+  }
+
+  // ---- queries --------------------------------------------------------------
+
+  async get(tenant: string, id: number): Promise<TaskView> {
+    const task = this.live.get(id);
+    if (task) {
+      if (task.actor.getSnapshot().context.tenant !== tenant) throw new NotFoundError("task", id);
+      return this.view(task);
+    }
+    const row = await this.deps.store.getTask(id);
+    // Another tenant's task does not exist for this one.
+    if (!row || row.tenant !== tenant) throw new NotFoundError("task", id);
+    return this.viewOfRow(row);
+  }
+
+  async list(tenant: string, query: ListTasks): Promise<TaskView[]> {
+    // The store lags memory by at most one commit; wait for it so a list shows
+    // every change already answered.
+    await this.writer.barrier();
+    const rows = await this.deps.store.listTasks({
+      tenant,
+      lane: query.lane,
+      batchId: query.batchId,
+      beforeId: query.beforeId,
+      limit: query.limit ?? 100,
+    });
+    const views = rows.map((row) => {
+      const task = this.live.get(row.id);
+      return task ? this.view(task) : this.viewOfRow(row);
+    });
+    const wanted = query.status;
+    return wanted ? views.filter((view) => wanted.includes(view.status)) : views;
+  }
+
+  stats(): EngineStats {
+    const commits = this.writer.statistics;
+    return {
+      liveTasks: this.live.size,
+      passivatedWakeups: this.timers.size.wakeups,
+      timers: this.timers.size.timers,
+      submitted: this.submitted,
+      finished: { ...this.finished },
+      commits: commits.commits,
+      lastCommitBatch: commits.lastBatchSize,
+      storeFailure: this.writer.failure?.message ?? null,
+    };
+  }
+
+  unavailable(): string | null {
+    if (this.stopped) return "the engine is shutting down";
+    const failure = this.writer.failure;
+    return failure ? `the store cannot write: ${failure.message}` : null;
+  }
+
+  /** Resolves once every change so far is durable. */
+  flush(): Promise<void> {
+    return this.writer.barrier();
+  }
+
+  // ---- actors ---------------------------------------------------------------
+
+  private startTask(actor: TaskActor): LiveTask {
+    const task: LiveTask = {
+      actor,
+      path: "",
+      serialize: () => {
+        const snapshot = actor.getSnapshot();
+        return taskRow(task.path, snapshot.context);
+      },
+    };
+    const id = actor.getSnapshot().context.id;
+    this.live.set(id, task);
+    actor.subscribe({
+      next: (snapshot) => this.onTaskSnapshot(task, snapshot),
+      error: (error: unknown) =>
+        this.deps.log.error({ taskId: id, err: error }, "task actor failed"),
+    });
+    actor.start();
+    if (task.path === "") this.onTaskSnapshot(task, actor.getSnapshot());
+    return task;
+  }
+
+  private onTaskSnapshot(task: LiveTask, snapshot: TaskSnapshot) {
+    const { context } = snapshot;
+    this.writer.markTask(context.id, task.serialize);
+    const path = statePath(snapshot.value);
+    if (path === task.path) return;
+    task.path = path;
+    const event = topLevel(path);
+    this.journal.record(
+      EntityKind.Task,
+      context.id,
+      event,
+      path,
+      context.tenant,
+      context.updatedAt,
+      {
+        execId: context.execId,
+        actionIdx: context.currentActionIdx,
+        outcome: context.outcome ?? undefined,
+      },
+    );
+    if (FINAL.has(path)) {
+      this.finished[path] = (this.finished[path] ?? 0) + 1;
+      if (context.lane !== null) this.lanes.remove(context.tenant, context.lane, context.id);
+    }
+  }
+
+  /** A finished task leaves memory once its final state is on disk. */
+  private passivateFinished(id: number) {
+    const task = this.live.get(id);
+    if (task && FINAL.has(task.path)) this.live.delete(id);
+  }
+
+  private hydrateRow(row: TaskRow): LiveTask {
+    const persisted = parseTaskRow(row);
+    const snapshot = this.taskLogic.resolveState({
+      value: stateValue(persisted.state),
+      context: persisted.context,
+    });
+    const input = { ...persisted.context, now: persisted.context.createdAt };
+    const task = this.startTask(
+      createActor(this.taskLogic, { snapshot, input, clock: this.timers }),
+    );
+    task.path = persisted.state;
+    return task;
+  }
+
+  /** The live task, loading it from the store if it was passivated. */
+  private async hydrate(id: number): Promise<LiveTask | undefined> {
+    const live = this.live.get(id);
+    if (live) return live;
+    const pending = this.hydrating.get(id);
+    if (pending) return pending;
+    const loading = (async () => {
+      const row = await this.deps.store.getTask(id);
+      const already = this.live.get(id);
+      if (already) return already;
+      if (!row || FINAL.has(row.state)) return undefined;
+      const task = this.hydrateRow(row);
+      task.actor.send({ type: "REARM", at: this.deps.clock.now() });
+      return task;
+    })();
+    this.hydrating.set(id, loading);
+    try {
+      return await loading;
+    } finally {
+      this.hydrating.delete(id);
+    }
+  }
+
+  /** A passivated task's wake-up time came. */
+  private wake(id: number) {
+    if (this.live.has(id) || this.stopped) return;
+    this.hydrate(id).catch((error: unknown) =>
+      this.deps.log.error({ taskId: id, err: error }, "could not wake a scheduled task"),
+    );
+  }
+
+  private async command(
+    tenant: string,
+    id: number,
+    name: string,
+    event: TaskEvent,
+  ): Promise<TaskView> {
+    this.assertWritable();
+    const task = await this.hydrate(id);
+    if (!task) {
+      const view = await this.get(tenant, id);
+      throw new IllegalTransitionError("task", id, name, view.state, view.accepts);
+    }
+    const snapshot = task.actor.getSnapshot();
+    if (snapshot.context.tenant !== tenant) throw new NotFoundError("task", id);
+    if (!snapshot.can(event)) {
+      throw new IllegalTransitionError("task", id, name, task.path, this.accepts(snapshot));
+    }
+    task.actor.send(event);
+    const view = this.view(task);
+    await this.writer.barrier();
+    return view;
+  }
+
+  // ---- dispatch -------------------------------------------------------------
+
+  private requestDispatch(context: TaskContext) {
+    if (context.lane === null) {
+      // Outside the actor's own transition: DISPATCH is a new event, not a nested one.
+      queueMicrotask(() => this.dispatch(context.id));
+      return;
+    }
+    const { tenant, lane, id, priority } = context;
+    if (this.lanes.holder(tenant, lane) === id) {
+      queueMicrotask(() => this.dispatch(id));
+    } else {
+      this.lanes.enqueue(tenant, lane, id, priority);
+    }
+  }
+
+  private dispatch(id: number) {
+    const task = this.live.get(id);
+    if (!task) {
+      this.deps.log.warn({ taskId: id }, "dispatch for a task that is not live");
+      return;
+    }
+    const { context } = task.actor.getSnapshot();
+    const agentId = context.agentId ?? this.deps.options.defaultAgentId;
+    if (agentId === null) return;
+    const actionIdx = Math.max(0, context.currentActionIdx);
+    // Unique per attempt and stable across restarts: a re-sent run is recognisable.
+    const execId = `${id}-${actionIdx}-${context.attempt + 1}`;
+    task.actor.send({ type: "DISPATCH", execId, agentId, at: this.deps.clock.now() });
+  }
+
+  // ---- agents ---------------------------------------------------------------
+
+  private async onReport(agentId: string, report: AgentReport): Promise<ReportAck> {
+    const task = await this.hydrate(report.taskId);
+    if (!task) return { durable: true, ignored: true };
+    const context = task.actor.getSnapshot().context;
+    if (context.execId !== report.execId || context.agentId !== agentId) {
+      return { durable: true, ignored: true };
+    }
+    const at = this.deps.clock.now();
+    switch (report.kind) {
+      case "started":
+        task.actor.send({ type: "STARTED", execId: report.execId, at });
+        break;
+      case "progress":
+        task.actor.send({ type: "PROGRESS", execId: report.execId, progress: report.progress, at });
+        break;
+      case "result":
+        task.actor.send({
+          type: "ACTION_DONE",
+          execId: report.execId,
+          outcome: report.outcome,
+          at,
+        });
+        break;
+    }
+    await this.writer.barrier();
+    return { durable: true };
+  }
+
+  private onHeartbeat(heartbeat: AgentHeartbeat) {
+    const at = this.deps.clock.now();
+    for (const execId of heartbeat.running) {
+      const taskId = Number(execId.slice(0, execId.indexOf("-")));
+      const task = this.live.get(taskId);
+      if (task?.actor.getSnapshot().context.execId === execId) {
+        task.actor.send({ type: "PROGRESS", execId, at });
+      }
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------
+
+  private assertWritable() {
+    const reason = this.unavailable();
+    if (reason) throw new UnavailableError(reason);
+  }
+
+  private view(task: LiveTask): TaskView {
+    const snapshot = task.actor.getSnapshot();
+    return taskView(task.path, snapshot.context, this.accepts(snapshot));
+  }
+
+  private viewOfRow(row: TaskRow): TaskView {
+    const persisted = parseTaskRow(row);
+    if (FINAL.has(persisted.state)) return taskView(persisted.state, persisted.context, []);
+    const snapshot = this.taskLogic.resolveState({
+      value: stateValue(persisted.state),
+      context: persisted.context,
+    });
+    return taskView(persisted.state, persisted.context, this.accepts(snapshot));
+  }
+
+  /** The client commands the task accepts in this snapshot. */
+  private accepts(snapshot: TaskSnapshot): string[] {
+    const at = this.deps.clock.now();
+    return TASK_COMMANDS.filter((type) =>
+      snapshot.can(type === "CONCLUDE" ? { type, delayMs: 0, at } : ({ type, at } as TaskEvent)),
+    );
+  }
+
+  private scheduleCompaction() {
+    const { clock, options, store, log } = this.deps;
+    const every = Math.min(options.eventRetentionMs, 3_600_000);
+    this.compaction = clock.setTimeout(() => {
+      store
+        .compactEvents(clock.now() - options.eventRetentionMs)
+        .then((deleted) => deleted > 0 && log.info({ deleted }, "journal compacted"))
+        .catch((error: unknown) => log.warn({ err: error }, "journal compaction failed"))
+        .finally(() => {
+          if (!this.stopped) this.scheduleCompaction();
+        });
+    }, every);
+  }
+}
