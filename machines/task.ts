@@ -43,6 +43,8 @@ export const TimeoutReason = {
   Execution: "execution",
   Heartbeat: "heartbeat",
   AgentOffline: "agentOffline",
+  /** The agent restarted and no longer has the attempt. */
+  AgentLost: "agentLost",
 } as const;
 export type TimeoutReason = (typeof TimeoutReason)[keyof typeof TimeoutReason];
 

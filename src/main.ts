@@ -88,6 +88,7 @@ export async function startServer(
       defaultAgentId: config.localAgentId,
       commandTimeoutMs: 5_000,
       eventRetentionMs: config.eventRetentionMs,
+      restartedAgents: [config.localAgentId],
     },
   });
   try {

@@ -15,6 +15,7 @@ import {
   type TaskEvent,
   type TaskInput,
   type TaskTimeouts,
+  TimeoutReason,
   taskMachine,
 } from "../../machines";
 import type { Bus } from "../bus/bus";
@@ -49,6 +50,12 @@ export interface EngineOptions {
   readonly commandTimeoutMs: number;
   /** Journal entries older than this are compacted away. @default 86400000 */
   readonly eventRetentionMs: number;
+  /**
+   * Agents that start fresh with this engine (the embedded agent): an attempt they
+   * had before a restart died with them, so it is settled as lost (retried or timed
+   * out per its task's policy) instead of being waited for.
+   */
+  readonly restartedAgents?: readonly string[];
 }
 
 export interface EngineDeps {
@@ -117,7 +124,7 @@ export class Engine implements EngineApi {
     this.lastTaskId = counters.taskId;
     this.journal = new Journal(this.writer, this.deps.bus, counters.eventSeq);
     this.lanes = new Lanes(this.timers, clock, this.writer, this.journal, {
-      grant: (_tenant, taskId) => this.dispatch(taskId),
+      grant: (_tenant, taskId) => queueMicrotask(() => this.dispatch(taskId)),
       continueLocked: (tenant, taskId) => {
         void this.resume(tenant, taskId).catch((error: unknown) =>
           log.warn({ taskId, err: error }, "could not continue the locked task"),
@@ -138,7 +145,16 @@ export class Engine implements EngineApi {
       heartbeat: (heartbeat) => this.onHeartbeat(heartbeat),
     });
     // Re-arm after everything is loaded, so lanes see every task they hold.
-    for (const task of restored) task.actor.send({ type: "REARM", at: clock.now() });
+    const restartedAgents = new Set(this.deps.options.restartedAgents ?? []);
+    for (const task of restored) {
+      const { attemptActive, agentId } = task.actor.getSnapshot().context;
+      const lost = attemptActive && agentId !== null && restartedAgents.has(agentId);
+      task.actor.send(
+        lost
+          ? { type: "TIMEOUT", reason: TimeoutReason.AgentLost, at: clock.now() }
+          : { type: "REARM", at: clock.now() },
+      );
+    }
     for (const { tenant, key, taskId } of this.lanes.holders()) {
       const task = this.live.get(taskId);
       if (!task || FINAL.has(task.path)) this.lanes.remove(tenant, key, taskId);
@@ -442,23 +458,21 @@ export class Engine implements EngineApi {
   // ---- dispatch -------------------------------------------------------------
 
   private requestDispatch(context: TaskContext) {
-    if (context.lane === null) {
-      // Outside the actor's own transition: DISPATCH is a new event, not a nested one.
-      queueMicrotask(() => this.dispatch(context.id));
-      return;
-    }
     const { tenant, lane, id, priority } = context;
-    if (this.lanes.holder(tenant, lane) === id) {
-      queueMicrotask(() => this.dispatch(id));
-    } else {
-      this.lanes.enqueue(tenant, lane, id, priority);
-    }
+    // Deferred: this runs inside the task's own transition, and the lane and the
+    // DISPATCH that follow must be new events, not nested in it.
+    queueMicrotask(() => {
+      if (lane === null || this.lanes.holder(tenant, lane) === id) this.dispatch(id);
+      else this.lanes.enqueue(tenant, lane, id, priority);
+    });
   }
 
   private dispatch(id: number) {
     const task = this.live.get(id);
-    if (!task) {
-      this.deps.log.warn({ taskId: id }, "dispatch for a task that is not live");
+    if (!task || task.actor.getSnapshot().status !== "active") {
+      // Finished or cleaned while it waited for its slot: free the lane.
+      const lane = task?.actor.getSnapshot().context;
+      if (lane?.lane) this.lanes.remove(lane.tenant, lane.lane, id);
       return;
     }
     const { context } = task.actor.getSnapshot();
@@ -475,7 +489,11 @@ export class Engine implements EngineApi {
   private async onReport(agentId: string, report: AgentReport): Promise<ReportAck> {
     const task = await this.hydrate(report.taskId);
     if (!task) return { durable: true, ignored: true };
-    const context = task.actor.getSnapshot().context;
+    const snapshot = task.actor.getSnapshot();
+    const context = snapshot.context;
+    // A finished task stays in memory until its final state is on disk; reports for
+    // it (the result of a cancelled attempt, say) change nothing.
+    if (snapshot.status !== "active") return { durable: true, ignored: true };
     if (context.execId !== report.execId || context.agentId !== agentId) {
       return { durable: true, ignored: true };
     }

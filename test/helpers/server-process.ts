@@ -1,0 +1,89 @@
+/**
+ * The real server as a child process (`bun src/cli.ts server`) on a free loopback
+ * port, for tests that kill it, restart it, or read what it prints.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+export const REPO = join(import.meta.dirname, "..", "..");
+export const BUN = join(REPO, "node_modules", ".bin", "bun");
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  readonly exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function startServerProcess(options: {
+  dataDir: string;
+  port: number;
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+}): Promise<ServerProcess> {
+  const child = spawn(BUN, [join(REPO, "src", "cli.ts"), "server"], {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      PORT: String(options.port),
+      HOST: "127.0.0.1",
+      FW_DATA_DIR: options.dataDir,
+      FW_LOG_PRETTY: "0",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+  let running = true;
+  void exited.then(() => {
+    running = false;
+  });
+  for (;;) {
+    if (!running) throw new Error(`server exited before it was ready:\n${output}`);
+    try {
+      const response = await fetch(`${url}/`);
+      if (response.ok) break;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`server not ready in time:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return {
+    url,
+    child,
+    output: () => output,
+    exited,
+    stop(signal = "SIGTERM") {
+      if (running) child.kill(signal);
+      return exited;
+    },
+  };
+}
