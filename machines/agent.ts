@@ -94,7 +94,16 @@ export const agentMachine = setup({
   states: {
     online: {
       description: "Heartbeats arrive in time; commands go to it.",
-      after: { heartbeatTimeout: { target: "offline", actions: "leave" } },
+      after: {
+        heartbeatTimeout: {
+          target: "offline",
+          // The timer's event carries no time: it fires at the deadline.
+          actions: [
+            assign(({ context }) => ({ updatedAt: context.offlineDeadline ?? context.updatedAt })),
+            "leave",
+          ],
+        },
+      },
       on: {
         HEARTBEAT: { target: "online", reenter: true, actions: "beat" },
         HELLO: { target: "online", reenter: true, actions: ["greet", "reconcile"] },

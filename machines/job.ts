@@ -91,6 +91,12 @@ export const jobMachine = setup({
     scheduled: {
       description: "queue_state 5: run_at is in the future.",
       always: { guard: "isDue", target: "queued" },
+      after: {
+        untilRunAt: {
+          target: "queued",
+          actions: assign(({ context }) => ({ updatedAt: context.runAt })),
+        },
+      },
       on: {
         QUEUE: { target: "queued", actions: "touch" },
         SEMAPHORE_CLOSED: { target: "pending", actions: "touch" },

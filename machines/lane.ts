@@ -67,7 +67,8 @@ export const laneMachine = setup({
     // Bound by the runtime: resume the paused task that holds the lane.
     continueLocked: (_, _params: { taskId: number }) => {},
     enqueue: assign(({ context, event }) => {
-      if (event.type !== "ENQUEUE") return {};
+      // The task holding the lane is not queued again behind itself.
+      if (event.type !== "ENQUEUE" || event.taskId === context.running) return {};
       const queue = insertOrdered(context.queue, {
         taskId: event.taskId,
         priority: event.priority,

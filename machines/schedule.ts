@@ -83,7 +83,8 @@ export const scheduleMachine = setup({
       return { nextAt: nextIntervalTick(context.nextAt, context.everyMs, at) };
     }),
     recordTick: assign(({ context, event }) => {
-      const at = now(context, event);
+      // The tick timer's event carries no time: it fires at nextAt.
+      const at = context.nextAt ?? now(context, event);
       return { ticks: context.ticks + 1, lastTickAt: at, updatedAt: at };
     }),
     markBusy: assign(({ context, event }) => {

@@ -126,6 +126,14 @@ function now(context: TaskContext, event: { type: string }): number {
   return eventTime(event, context.updatedAt);
 }
 
+/** The earlier of the execution and heartbeat deadlines, or null when neither is set. */
+function attemptDeadline(context: TaskContext): number | null {
+  const { executionDeadline: e, heartbeatDeadline: h } = context;
+  if (e === null) return h;
+  if (h === null) return e;
+  return Math.min(e, h);
+}
+
 function backoff(retry: RetryPolicy, attempt: number): number {
   const wait = retry.backoffMs * retry.factor ** Math.max(0, attempt - 1);
   return Math.min(retry.maxBackoffMs, wait);
@@ -188,6 +196,24 @@ export const taskMachine = setup({
     sendCancel: () => {},
     sendPause: () => {},
     sendResume: () => {},
+    // Delayed events carry no time: a timer fires at its deadline, so the deadline is
+    // "now" for whatever the transition records (retry backoff, finishedAt, ...).
+    reachedExecuteAt: assign(({ context }) => ({ updatedAt: context.executeAt })),
+    reachedDeliveryDeadline: assign(({ context }) => ({
+      timeoutReason: TimeoutReason.Delivery,
+      updatedAt: context.deliveryDeadline ?? context.updatedAt,
+    })),
+    reachedAttemptDeadline: assign(({ context }) => {
+      const deadline = attemptDeadline(context) ?? context.updatedAt;
+      const reason =
+        context.executionDeadline !== null && context.executionDeadline <= deadline
+          ? TimeoutReason.Execution
+          : TimeoutReason.Heartbeat;
+      return { timeoutReason: reason, updatedAt: deadline };
+    }),
+    reachedConcludeTime: assign(({ context }) => ({
+      updatedAt: context.concludeAt ?? context.updatedAt,
+    })),
     touch: assign(({ context, event }) => {
       const at = now(context, event);
       return { updatedAt: at, lastActivityAt: at };
@@ -276,8 +302,11 @@ export const taskMachine = setup({
       const pausedFor = context.pausedAt === null ? 0 : at - context.pausedAt;
       return {
         pausedAt: null,
+        // An attempt paused before it reported its start gets its full limit now.
         executionDeadline:
-          context.executionDeadline === null ? null : context.executionDeadline + pausedFor,
+          context.executionDeadline === null
+            ? deadlineAfter(at, context.timeouts.executionMs)
+            : context.executionDeadline + pausedFor,
         heartbeatDeadline: deadlineAfter(at, context.timeouts.heartbeatMs),
         updatedAt: at,
         lastActivityAt: at,
@@ -326,22 +355,25 @@ export const taskMachine = setup({
     untilExecuteAt: ({ context, event }) => remaining(context.executeAt, now(context, event)),
     deliveryTimeout: ({ context, event }) =>
       remaining(context.deliveryDeadline, now(context, event)),
-    executionTimeout: ({ context, event }) =>
-      remaining(context.executionDeadline, now(context, event)),
-    heartbeatTimeout: ({ context, event }) =>
-      remaining(context.heartbeatDeadline, now(context, event)),
+    // One timer for both limits of a running attempt: it fires at the earlier one.
+    attemptTimeout: ({ context, event }) =>
+      remaining(attemptDeadline(context), now(context, event)),
     concludeDelay: ({ context, event }) => remaining(context.concludeAt, now(context, event)),
   },
 }).createMachine({
   id: "task",
   description: "A unit of remote work: an ordered list of actions run on one agent.",
   context: ({ input }) => initialTaskContext(input),
-  initial: "scheduled",
+  initial: "created",
   states: {
+    created: {
+      description: "Just submitted: goes straight to ready when due, else waits.",
+      always: [{ guard: "isDue", target: "ready" }, { target: "scheduled" }],
+    },
     scheduled: {
       description: "Waits for executeAt (first run or retry backoff).",
       always: { guard: "isDue", target: "ready" },
-      after: { untilExecuteAt: "ready" },
+      after: { untilExecuteAt: { target: "ready", actions: "reachedExecuteAt" } },
       on: {
         PAUSE: { target: "paused.holding", actions: "markPaused" },
         CANCEL: { target: "cancelled" },
@@ -366,22 +398,20 @@ export const taskMachine = setup({
           {
             guard: "canRetry",
             target: "scheduled",
-            actions: [
-              assign({ timeoutReason: TimeoutReason.Delivery }),
-              "sendCancel",
-              "scheduleRetry",
-            ],
+            actions: ["reachedDeliveryDeadline", "sendCancel", "scheduleRetry"],
           },
-          {
-            target: "timedOut",
-            actions: [assign({ timeoutReason: TimeoutReason.Delivery }), "sendCancel"],
-          },
+          { target: "timedOut", actions: ["reachedDeliveryDeadline", "sendCancel"] },
         ],
       },
       on: {
         STARTED: { guard: "isCurrentAttempt", target: "running", actions: "assignStarted" },
         // A quick action can finish before its start report is handled.
         ACTION_DONE: [
+          {
+            guard: and(["succeededWithMoreActions", "pauseAfterActionRequested"]),
+            target: "#task.paused.holding",
+            actions: ["recordResult", "advanceAction", "markPaused"],
+          },
           {
             guard: "succeededWithMoreActions",
             target: "ready",
@@ -400,7 +430,10 @@ export const taskMachine = setup({
           },
           { guard: "isCurrentAttempt", target: "failed", actions: "recordResult" },
         ],
-        PAUSE: { target: "paused.suspended", actions: ["markPaused", "sendPause"] },
+        PAUSE: [
+          { guard: "wantsPauseAfterAction", actions: "requestPauseAfterAction" },
+          { target: "paused.suspended", actions: ["markPaused", "sendPause"] },
+        ],
         CANCEL: { target: "cancelled", actions: "sendCancel" },
         TIMEOUT: [
           {
@@ -423,35 +456,13 @@ export const taskMachine = setup({
         executing: {
           description: "Action currentActionIdx runs; heartbeats keep it alive.",
           after: {
-            executionTimeout: [
+            attemptTimeout: [
               {
                 guard: "canRetry",
                 target: "#task.scheduled",
-                actions: [
-                  assign({ timeoutReason: TimeoutReason.Execution }),
-                  "sendCancel",
-                  "scheduleRetry",
-                ],
+                actions: ["reachedAttemptDeadline", "sendCancel", "scheduleRetry"],
               },
-              {
-                target: "#task.timedOut",
-                actions: [assign({ timeoutReason: TimeoutReason.Execution }), "sendCancel"],
-              },
-            ],
-            heartbeatTimeout: [
-              {
-                guard: "canRetry",
-                target: "#task.scheduled",
-                actions: [
-                  assign({ timeoutReason: TimeoutReason.Heartbeat }),
-                  "sendCancel",
-                  "scheduleRetry",
-                ],
-              },
-              {
-                target: "#task.timedOut",
-                actions: [assign({ timeoutReason: TimeoutReason.Heartbeat }), "sendCancel"],
-              },
+              { target: "#task.timedOut", actions: ["reachedAttemptDeadline", "sendCancel"] },
             ],
           },
           on: {
@@ -491,7 +502,7 @@ export const taskMachine = setup({
               { target: "#task.paused.suspended", actions: ["markPaused", "sendPause"] },
             ],
             CONCLUDE: {
-              guard: "isOpen",
+              guard: and(["isOpen", "validConcludeDelay"]),
               target: "concluding",
               actions: "scheduleConclusion",
             },
@@ -509,7 +520,11 @@ export const taskMachine = setup({
         waitingForConclude: {
           description: "An open task whose actions are done, kept until concluded.",
           on: {
-            CONCLUDE: { target: "concluding", actions: "scheduleConclusion" },
+            CONCLUDE: {
+              guard: "validConcludeDelay",
+              target: "concluding",
+              actions: "scheduleConclusion",
+            },
           },
         },
         concluding: {
@@ -519,9 +534,9 @@ export const taskMachine = setup({
               {
                 guard: "hasActiveAttempt",
                 target: "#task.done",
-                actions: "sendCancel",
+                actions: ["reachedConcludeTime", "sendCancel"],
               },
-              { target: "#task.done" },
+              { target: "#task.done", actions: "reachedConcludeTime" },
             ],
           },
           on: {

@@ -13,3 +13,4 @@ export {
   TaskAction,
 } from "./messages";
 export { EntityKind, patterns, SUBJECT_PREFIX, SUBJECT_TOKEN_PATTERN, subjects } from "./subjects";
+export { FINAL_TASK_STATES, type FinalTaskState } from "./task-states";

@@ -9,12 +9,10 @@
 import { type Actor, createActor, type SnapshotFrom } from "xstate";
 import {
   initialTaskContext,
-  type RetryPolicy,
   TASK_COMMANDS,
   type TaskContext,
   type TaskEvent,
   type TaskInput,
-  type TaskTimeouts,
   TimeoutReason,
   taskMachine,
 } from "../../machines";
@@ -27,36 +25,26 @@ import {
   UnavailableError,
 } from "../errors";
 import type { Logger } from "../log";
-import { type AgentHeartbeat, type AgentReport, EntityKind, type ReportAck } from "../protocol";
+import {
+  type AgentHeartbeat,
+  type AgentReport,
+  EntityKind,
+  FINAL_TASK_STATES,
+  type ReportAck,
+} from "../protocol";
 import { GroupCommitWriter } from "../store/group-commit";
-import { FINAL_TASK_STATES, type Store, type TaskRow } from "../store/store";
+import type { Store, TaskRow } from "../store/store";
 import { AgentLink } from "./agent-link";
 import type { EngineApi, EngineStats, ListTasks, SubmitTask, TaskView } from "./commands";
+import type { EngineOptions } from "./engine-options";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
 import { parseTaskRow, statePath, stateValue, taskRow, taskView, topLevel } from "./task-records";
 import { TimerService } from "./timer-service";
-import { validateSubmit } from "./validate-submit";
 
-export interface EngineOptions {
-  /** Tasks due further ahead than this are kept on disk, not as actors. @default 60000 */
-  readonly passivateAfterMs: number;
-  /** Wake a passivated task this long before it is due, so loading it costs no lateness. @default 1000 */
-  readonly wakeLeadMs: number;
-  readonly defaultTimeouts: TaskTimeouts;
-  readonly defaultRetry: RetryPolicy;
-  /** The agent tasks go to when they name none (the embedded agent). */
-  readonly defaultAgentId: string | null;
-  readonly commandTimeoutMs: number;
-  /** Journal entries older than this are compacted away. @default 86400000 */
-  readonly eventRetentionMs: number;
-  /**
-   * Agents that start fresh with this engine (the embedded agent): an attempt they
-   * had before a restart died with them, so it is settled as lost (retried or timed
-   * out per its task's policy) instead of being waited for.
-   */
-  readonly restartedAgents?: readonly string[];
-}
+export type { EngineOptions };
+
+import { validateSubmit } from "./validate-submit";
 
 export interface EngineDeps {
   readonly store: Store;

@@ -7,7 +7,7 @@ import type { RetryPolicy, TaskTimeouts } from "../../machines";
 import { InvalidInputError } from "../errors";
 import { SUBJECT_TOKEN_PATTERN } from "../protocol";
 import type { SubmitTask } from "./commands";
-import type { EngineOptions } from "./engine";
+import type { EngineOptions } from "./engine-options";
 
 const TOKEN = new RegExp(SUBJECT_TOKEN_PATTERN);
 /** 30 days: longer limits are almost certainly a unit mistake. */

@@ -12,17 +12,17 @@ import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql } from "drizzl
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { ConfigError } from "../errors";
+import { FINAL_TASK_STATES } from "../protocol/task-states";
 import * as schema from "./schema-sqlite";
-import {
-  type BatchRow,
-  type CommitSet,
-  type Counters,
-  type EventRow,
-  FINAL_TASK_STATES,
-  type LaneRow,
-  type Store,
-  type TaskQuery,
-  type TaskRow,
+import type {
+  BatchRow,
+  CommitSet,
+  Counters,
+  EventRow,
+  LaneRow,
+  Store,
+  TaskQuery,
+  TaskRow,
 } from "./store";
 
 const MIGRATIONS = fileURLToPath(new URL("./migrations/sqlite", import.meta.url));

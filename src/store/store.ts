@@ -118,6 +118,3 @@ export interface Store {
   compactEvents(before: number): Promise<number>;
   close(): Promise<void>;
 }
-
-/** The final states of a task, as stored in `state`. */
-export const FINAL_TASK_STATES = ["done", "failed", "cancelled", "timedOut"] as const;

@@ -1,0 +1,22 @@
+/** What the engine is told at construction; every default lives in src/config.ts. */
+import type { RetryPolicy, TaskTimeouts } from "../../machines";
+
+export interface EngineOptions {
+  /** Tasks due further ahead than this are kept on disk, not as actors. @default 60000 */
+  readonly passivateAfterMs: number;
+  /** Wake a passivated task this long before it is due, so loading it costs no lateness. @default 1000 */
+  readonly wakeLeadMs: number;
+  readonly defaultTimeouts: TaskTimeouts;
+  readonly defaultRetry: RetryPolicy;
+  /** The agent tasks go to when they name none (the embedded agent). */
+  readonly defaultAgentId: string | null;
+  readonly commandTimeoutMs: number;
+  /** Journal entries older than this are compacted away. @default 86400000 */
+  readonly eventRetentionMs: number;
+  /**
+   * Agents that start fresh with this engine (the embedded agent): an attempt they
+   * had before a restart died with them, so it is settled as lost (retried or timed
+   * out per its task's policy) instead of being waited for.
+   */
+  readonly restartedAgents?: readonly string[];
+}
