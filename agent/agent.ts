@@ -161,7 +161,12 @@ export class Agent {
       running?: typeof running;
     };
     this.ledger.add(execId, ledgerEntry);
-    bus.publish(subjects.report(id), { kind: "started", execId, taskId, at });
+    // A result implies the start; an action that is over within this turn of the
+    // event loop (a noop, a failed spawn) reports only its result.
+    setImmediate(() => {
+      if (ledgerEntry.running)
+        bus.publish(subjects.report(id), { kind: "started", execId, taskId, at });
+    });
     running.done.then(
       (outcome) => {
         ledgerEntry.state = outcome.ok ? AttemptState.Succeeded : AttemptState.Failed;

@@ -240,6 +240,8 @@ export class Engine implements EngineApi {
     }
     this.live.delete(id);
     this.writer.deleteTask(id);
+    // Ids are never handed out twice, even when the newest task is deleted.
+    this.writer.setMeta("taskId", String(this.lastTaskId));
     this.journal.record(EntityKind.Task, id, "cleaned", view.state, tenant, this.deps.clock.now());
     await this.writer.barrier();
   }
@@ -456,14 +458,15 @@ export class Engine implements EngineApi {
   }
 
   private dispatch(id: number) {
-    const task = this.live.get(id);
-    if (!task || task.actor.getSnapshot().status !== "active") {
-      // Finished or cleaned while it waited for its slot: free the lane.
-      const lane = task?.actor.getSnapshot().context;
-      if (lane?.lane) this.lanes.remove(lane.tenant, lane.lane, id);
+    const snapshot = this.live.get(id)?.actor.getSnapshot();
+    if (snapshot?.status !== "active") {
+      // Finished while it waited for its slot: free the lane.
+      const context = snapshot?.context;
+      if (context?.lane) this.lanes.remove(context.tenant, context.lane, id);
       return;
     }
-    const { context } = task.actor.getSnapshot();
+    const task = this.live.get(id) as LiveTask;
+    const { context } = snapshot;
     const agentId = context.agentId ?? this.deps.options.defaultAgentId;
     if (agentId === null) return;
     const actionIdx = Math.max(0, context.currentActionIdx);

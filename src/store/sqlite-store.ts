@@ -8,7 +8,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { and, asc, desc, eq, gt, inArray, lt, notInArray, or, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, lt, lte, notInArray, or, sql } from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { ConfigError } from "../errors";
@@ -138,9 +138,11 @@ export class SqliteStore implements Store {
                 (SELECT max(seq) FROM events) AS seq`,
       )
       .get();
-    const seqFromMeta = Number((await this.getMeta("eventSeq")) ?? 0);
+    const seqFromMeta = Number((await this.getMeta("eventSeq")) ?? 0) || 0;
+    // Deleted (cleaned) tasks leave a mark so their ids are never handed out again.
+    const taskFromMeta = Number((await this.getMeta("taskId")) ?? 0) || 0;
     return {
-      taskId: row?.task ?? 0,
+      taskId: Math.max(row?.task ?? 0, taskFromMeta),
       batchId: row?.batch ?? 0,
       eventSeq: Math.max(row?.seq ?? 0, seqFromMeta),
     };
@@ -170,7 +172,7 @@ export class SqliteStore implements Store {
       .where(
         and(
           notInArray(t.state, [...FINAL_TASK_STATES]),
-          or(sql`${t.state} <> 'scheduled'`, lt(t.executeAt, scheduledAfter + 1)),
+          or(sql`${t.state} <> 'scheduled'`, lte(t.executeAt, scheduledAfter)),
         ),
       )
       .orderBy(asc(t.id))
@@ -182,13 +184,15 @@ export class SqliteStore implements Store {
     visit: (id: number, executeAt: number) => void,
   ): Promise<number> {
     let count = 0;
+    // Iterated, not loaded: there may be millions.
     const rows = this.sqlite
-      .query<{ id: number; execute_at: number }, [number]>(
+      .query<[number, number], [number]>(
         "SELECT id, execute_at FROM tasks WHERE state = 'scheduled' AND execute_at > ?1",
       )
-      .values(after) as [number, number][];
-    for (const [id, executeAt] of rows) {
-      visit(id, executeAt);
+      .iterate(after);
+    for (const row of rows) {
+      const { id, execute_at } = row as unknown as { id: number; execute_at: number };
+      visit(id, execute_at);
       count++;
     }
     return count;
@@ -221,13 +225,24 @@ export class SqliteStore implements Store {
   }
 
   async compactEvents(before: number): Promise<number> {
-    const last = this.sqlite
-      .query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM events")
-      .get();
-    const result = this.sqlite.query("DELETE FROM events WHERE at < ?1").run(before);
-    // Keep the sequence monotonic even when compaction empties the table.
-    if (last?.seq) this.writes?.meta.run("eventSeq", String(last.seq));
-    return result.changes;
+    // The sequence mark and the delete commit together: the journal may be emptied,
+    // but event sequence numbers never go back.
+    const compact = this.sqlite.transaction((cutoff: number) => {
+      const last = this.sqlite
+        .query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM events")
+        .get();
+      if (last?.seq) {
+        this.sqlite
+          .query(
+            `INSERT INTO meta (key, value) VALUES ('eventSeq', ?1)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value
+             WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)`,
+          )
+          .run(String(last.seq));
+      }
+      return this.sqlite.query("DELETE FROM events WHERE at < ?1").run(cutoff).changes;
+    });
+    return compact(before);
   }
 
   async close(): Promise<void> {
