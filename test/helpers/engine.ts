@@ -14,6 +14,7 @@ import { silentLogger } from "../../src/log";
 import type { TaskView } from "../../src/runtime/commands";
 import { Engine, type EngineOptions } from "../../src/runtime/engine";
 import { SqliteStore } from "../../src/store/sqlite-store";
+import type { Store } from "../../src/store/store";
 
 export interface TestEngine {
   readonly engine: Engine;
@@ -32,10 +33,16 @@ export function tempDir(prefix = "fw-test-"): string {
 }
 
 export async function startTestEngine(
-  options: { dir?: string; clock?: Clock; engine?: Partial<EngineOptions> } = {},
+  options: {
+    dir?: string;
+    clock?: Clock;
+    engine?: Partial<EngineOptions>;
+    /** The store to use; SQLite in `dir` by default. */
+    store?: Store;
+  } = {},
 ): Promise<TestEngine> {
   const dir = options.dir ?? tempDir();
-  const store = new SqliteStore(join(dir, "fleetwork.db"));
+  const store = options.store ?? new SqliteStore(join(dir, "fleetwork.db"));
   const bus = new EmbeddedBus();
   const engine = new Engine({
     store,
