@@ -16,8 +16,19 @@ export interface AppOptions {
 
 export function createApp(engine: EngineApi, options: AppOptions) {
   const log = options.log;
-  return new Elysia({ serve: { maxRequestBodySize: options.maxBodyBytes ?? 1024 * 1024 } })
+  return new Elysia({
+    // Unknown properties are refused by the schemas, not silently dropped.
+    normalize: false,
+    serve: { maxRequestBodySize: options.maxBodyBytes ?? 1024 * 1024 },
+  })
     .onError(({ code, error, set }) => {
+      // Engine errors first: their `code` (NOT_FOUND, ...) would otherwise be read
+      // as Elysia's own codes.
+      const mapped = toNativeError(error);
+      if (mapped) {
+        set.status = mapped.status;
+        return mapped.body;
+      }
       if (code === "VALIDATION") {
         const e = error as { type?: string; valueError?: { path?: string; message?: string } };
         const where = e.type === "params" ? "path" : (e.type ?? "request");
@@ -32,11 +43,6 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       if (code === "NOT_FOUND") {
         set.status = 404;
         return { error: { code: "NOT_FOUND", message: "no such route" } };
-      }
-      const mapped = toNativeError(error);
-      if (mapped) {
-        set.status = mapped.status;
-        return mapped.body;
       }
       log.error({ err: error }, "unhandled error in a request");
       set.status = 500;

@@ -39,6 +39,8 @@ export async function startTestEngine(
     engine?: Partial<EngineOptions>;
     /** The store to use; SQLite in `dir` by default. */
     store?: Store;
+    /** The tenant `waitFor` reads tasks as. @default TENANT */
+    tenant?: string;
   } = {},
 ): Promise<TestEngine> {
   const dir = options.dir ?? tempDir();
@@ -61,6 +63,7 @@ export async function startTestEngine(
     },
   });
   await engine.start();
+  const tenant = options.tenant ?? TENANT;
   const agent = new Agent({
     id: "local",
     bus,
@@ -79,7 +82,7 @@ export async function startTestEngine(
       return new Promise<TaskView>((resolve, reject) => {
         let settled = false;
         const check = () => {
-          engine.get(TENANT, id).then((view) => {
+          engine.get(tenant, id).then((view) => {
             if (!settled && statuses.includes(view.status)) {
               settled = true;
               clearTimeout(timer);
