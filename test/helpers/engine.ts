@@ -96,7 +96,7 @@ export async function startTestEngine(
           settled = true;
           subscription.unsubscribe();
           engine
-            .get(TENANT, id)
+            .get(tenant, id)
             .then(
               (view) => reject(new Error(`task ${id} is ${view.state}, not ${statuses.join("|")}`)),
               reject,
