@@ -1,0 +1,44 @@
+/**
+ * `npm run bench -- NAME [--option value ...]`. Benchmarks run their peers side by
+ * side in the same run and print a Markdown table.
+ */
+import { parseArgs } from "node:util";
+import { runCore } from "./core";
+
+const BENCHES = ["core"] as const;
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    tasks: { type: "string", default: "50000" },
+    rounds: { type: "string", default: "3" },
+    scheduled: { type: "string", default: "1000000" },
+    "no-peer": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+const name = positionals[0];
+if (values.help || !name || !(BENCHES as readonly string[]).includes(name)) {
+  process.stdout.write(
+    `usage: npm run bench -- ${BENCHES.join("|")} [--tasks N] [--rounds N] [--scheduled N] [--no-peer]\n`,
+  );
+  process.exit(values.help ? 0 : 2);
+}
+
+const positive = (text: string, flag: string) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`--${flag} must be a positive integer\n`);
+    process.exit(2);
+  }
+  return n;
+};
+
+await runCore({
+  tasks: positive(values.tasks, "tasks"),
+  rounds: positive(values.rounds, "rounds"),
+  scheduled: positive(values.scheduled, "scheduled"),
+  peer: !values["no-peer"],
+});
+process.exit(0);
