@@ -1,0 +1,64 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/engine";
+import { freePort, REPO, type ServerProcess, startServerProcess } from "../helpers/server-process";
+
+const readme = readFileSync(join(REPO, "README.md"), "utf8");
+const packageJson = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as {
+  scripts: Record<string, string>;
+};
+
+/** The shell commands of every ```sh block, continuation lines joined. */
+function shellCommands(markdown: string): string[] {
+  const commands: string[] = [];
+  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    const joined = (block[1] as string).replace(/\\\n\s*/g, "");
+    for (const line of joined.split("\n")) {
+      const command = line.replace(/\s+#.*$/, "").trim();
+      if (command) commands.push(command);
+    }
+  }
+  return commands;
+}
+
+describe("the README's commands are true", () => {
+  const commands = shellCommands(readme);
+
+  it("opens with npm install && npm start, then npm test", () => {
+    expect(commands.slice(0, 2)).toEqual(["npm install && npm start", "npm test"]);
+  });
+
+  it("names only npm scripts that exist", () => {
+    const scripts = commands.flatMap((c) => [...c.matchAll(/npm (?:run )?([a-z]+)/g)].map((m) => m[1]));
+    for (const script of scripts) {
+      if (script === "install" || script === "ci") continue;
+      expect(packageJson.scripts, `npm ${script}`).toHaveProperty(script as string);
+    }
+    expect(packageJson.scripts.start).toContain("src/cli.ts server");
+  });
+
+  describe("its curl examples work against a real server", () => {
+    let server: ServerProcess;
+    let port: number;
+    beforeAll(async () => {
+      port = await freePort();
+      server = await startServerProcess({ dataDir: tempDir("fw-readme-"), port });
+    });
+    afterAll(() => server?.stop());
+
+    const curls = commands.filter((c) => c.startsWith("curl "));
+    it("has examples to run", () => {
+      expect(curls.length).toBeGreaterThanOrEqual(3);
+    });
+    it.each(curls)("%s", (command) => {
+      const local = command.replaceAll("localhost:8080", `127.0.0.1:${port}`);
+      const output = execFileSync("sh", ["-c", `${local} --fail-with-body`], {
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      expect(() => JSON.parse(output)).not.toThrow();
+    });
+  });
+});
