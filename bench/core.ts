@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { cpus, totalmem, tmpdir } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { runCoreThroughput } from "./core-throughput";
 import { fmt, median, table } from "./harness";
@@ -40,12 +40,16 @@ interface MemoryRestore {
 }
 
 function phase<T>(args: string[]): T {
-  const result = spawnSync(process.execPath, [join(import.meta.dirname, "core-memory.ts"), ...args], {
-    encoding: "utf8",
-    env: { ...process.env, NODE_ENV: "production" },
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: 600_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [join(import.meta.dirname, "core-memory.ts"), ...args],
+    {
+      encoding: "utf8",
+      env: { ...process.env, NODE_ENV: "production" },
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 600_000,
+    },
+  );
   if (result.status !== 0) throw new Error(`memory phase ${args[0]} failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split("\n").pop() as string) as T;
 }
@@ -125,5 +129,7 @@ export async function runCore(options: CoreOptions): Promise<void> {
       `RSS after restore ${fmt(restore.rssMiB)} MiB`,
     ],
   );
-  process.stdout.write(`\ncore bench on ${machine}\n\n${table(["measure", "median", "notes"], rows)}\n`);
+  process.stdout.write(
+    `\ncore bench on ${machine}\n\n${table(["measure", "median", "notes"], rows)}\n`,
+  );
 }

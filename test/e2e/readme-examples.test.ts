@@ -31,7 +31,9 @@ describe("the README's commands are true", () => {
   });
 
   it("names only npm scripts that exist", () => {
-    const scripts = commands.flatMap((c) => [...c.matchAll(/npm (?:run )?([a-z]+)/g)].map((m) => m[1]));
+    const scripts = commands.flatMap((c) =>
+      [...c.matchAll(/npm (?:run )?([a-z]+)/g)].map((m) => m[1]),
+    );
     for (const script of scripts) {
       if (script === "install" || script === "ci") continue;
       expect(packageJson.scripts, `npm ${script}`).toHaveProperty(script as string);
