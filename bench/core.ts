@@ -16,7 +16,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { runCoreThroughput } from "./core-throughput";
 import { fmt, median, table } from "./harness";
-import { runXstateCeiling } from "./xstate-ceiling";
+import { runTrivialActorCeiling, runXstateCeiling } from "./xstate-ceiling";
 
 export interface CoreOptions {
   readonly tasks: number;
@@ -68,12 +68,14 @@ async function bullmq(tasks: number): Promise<number | null> {
 export async function runCore(options: CoreOptions): Promise<void> {
   const ours: number[] = [];
   const ceiling: number[] = [];
+  const trivial: number[] = [];
   const peer: number[] = [];
   const ratios: number[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     const own = await runCoreThroughput(options.tasks, 1_000);
     ours.push(own.tasksPerSec);
     ceiling.push(runXstateCeiling(Math.min(options.tasks, 50_000)).tasksPerSec);
+    trivial.push(runTrivialActorCeiling(Math.min(options.tasks, 50_000)).tasksPerSec);
     const theirs = options.peer ? await bullmq(options.tasks) : null;
     if (theirs !== null) {
       peer.push(theirs);
@@ -102,9 +104,14 @@ export async function runCore(options: CoreOptions): Promise<void> {
       `min ${fmt(Math.min(...ours))}, max ${fmt(Math.max(...ours))}`,
     ],
     [
-      "actors alone, no I/O (ceiling on one core)",
+      "task actors alone, no I/O: create, DISPATCH, STARTED, ACTION_DONE",
       `${fmt(median(ceiling))} tasks/s`,
       `min ${fmt(Math.min(...ceiling))}, max ${fmt(Math.max(...ceiling))}`,
+    ],
+    [
+      "trivial 3-state XState actor, no I/O: create + 2 events",
+      `${fmt(median(trivial))} actors/s`,
+      `min ${fmt(Math.min(...trivial))}, max ${fmt(Math.max(...trivial))}`,
     ],
   ];
   if (peer.length > 0) {

@@ -3,7 +3,7 @@
  * transitions a single-action task takes (DISPATCH, STARTED, ACTION_DONE), with no
  * store, bus or agent. The engine cannot go faster than this on one core.
  */
-import { createActor } from "xstate";
+import { createActor, setup } from "xstate";
 import { type TaskInput, taskMachine } from "../machines";
 import { systemClock } from "../src/clock";
 import { TimerService } from "../src/runtime/timer-service";
@@ -42,4 +42,36 @@ export function runXstateCeiling(tasks: number): { tasksPerSec: number; usPerTas
   timers.stop();
   const seconds = (performance.now() - started) / 1000;
   return { tasksPerSec: tasks / seconds, usPerTask: (seconds * 1e6) / tasks };
+}
+
+/**
+ * A trivial three-state actor (ready → dispatched → done, no guards, delays or
+ * context changes): what XState itself costs per actor and two transitions here.
+ */
+const trivialMachine = setup({
+  types: {} as {
+    context: { id: number };
+    events: { type: "GO" } | { type: "DONE" };
+    input: number;
+  },
+}).createMachine({
+  id: "trivial",
+  context: ({ input }) => ({ id: input }),
+  initial: "ready",
+  states: {
+    ready: { on: { GO: "dispatched" } },
+    dispatched: { on: { DONE: "done" } },
+    done: { type: "final" },
+  },
+});
+
+export function runTrivialActorCeiling(tasks: number): { tasksPerSec: number } {
+  const started = performance.now();
+  for (let i = 0; i < tasks; i++) {
+    const actor = createActor(trivialMachine, { input: i });
+    actor.start();
+    actor.send({ type: "GO" });
+    actor.send({ type: "DONE" });
+  }
+  return { tasksPerSec: tasks / ((performance.now() - started) / 1000) };
 }

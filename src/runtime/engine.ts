@@ -41,10 +41,9 @@ import { Journal } from "./journal";
 import { Lanes } from "./lanes";
 import { parseTaskRow, statePath, stateValue, taskRow, taskView, topLevel } from "./task-records";
 import { TimerService } from "./timer-service";
+import { validateSubmit } from "./validate-submit";
 
 export type { EngineOptions };
-
-import { validateSubmit } from "./validate-submit";
 
 export interface EngineDeps {
   readonly store: Store;
@@ -324,10 +323,14 @@ export class Engine implements EngineApi {
 
   // ---- actors ---------------------------------------------------------------
 
-  private startTask(actor: TaskActor): LiveTask {
+  /**
+   * Registers and starts a task actor. `restoredPath` is the state a restored actor
+   * was persisted in: it is not a change, so it is neither journaled nor written again.
+   */
+  private startTask(actor: TaskActor, restoredPath = ""): LiveTask {
     const task: LiveTask = {
       actor,
-      path: "",
+      path: restoredPath,
       serialize: () => {
         const snapshot = actor.getSnapshot();
         return taskRow(task.path, snapshot.context);
@@ -347,8 +350,8 @@ export class Engine implements EngineApi {
 
   private onTaskSnapshot(task: LiveTask, snapshot: TaskSnapshot) {
     const { context } = snapshot;
-    this.writer.markTask(context.id, task.serialize);
     const path = statePath(snapshot.value);
+    this.writer.markTask(context.id, task.serialize);
     if (path === task.path) return;
     task.path = path;
     const event = topLevel(path);
@@ -384,11 +387,10 @@ export class Engine implements EngineApi {
       context: persisted.context,
     });
     const input = { ...persisted.context, now: persisted.context.createdAt };
-    const task = this.startTask(
+    return this.startTask(
       createActor(this.taskLogic, { snapshot, input, clock: this.timers }),
+      persisted.state,
     );
-    task.path = persisted.state;
-    return task;
   }
 
   /** The live task, loading it from the store if it was passivated. */

@@ -1,5 +1,7 @@
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SimulatedClock } from "../../../src/clock";
+import { SqliteStore } from "../../../src/store/sqlite-store";
 import { startTestEngine, TENANT, tempDir } from "../../helpers/engine";
 
 const HOUR = 3_600_000;
@@ -92,5 +94,39 @@ describe("tasks scheduled far ahead are not actors until they are due", () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe("a restart is not a change", () => {
+  async function journalLength(dir: string) {
+    const store = new SqliteStore(join(dir, "fleetwork.db"));
+    await store.migrate();
+    const events = await store.eventsAfter(0, 100_000);
+    await store.close();
+    return events.length;
+  }
+
+  it("journals nothing and rewrites nothing when it restores unchanged actors", async () => {
+    const dir = tempDir();
+    const clock = new SimulatedClock(Date.now());
+    const first = await startTestEngine({ dir, clock });
+    await first.engine.submit({
+      tenant: TENANT,
+      actions: [{ type: "noop" }],
+      executeAt: clock.now() + 30_000,
+    });
+    await first.engine.pauseLane(TENANT, "idle");
+    await first.stop({ keepDir: true });
+    const before = await journalLength(dir);
+    expect(before).toBeGreaterThan(0);
+
+    const second = await startTestEngine({ dir, clock });
+    expect(second.engine.stats().liveTasks).toBe(1);
+    await second.engine.flush();
+    const commits = second.engine.stats().commits;
+    await second.stop({ keepDir: true });
+    expect(await journalLength(dir)).toBe(before);
+    // The re-armed actor is written once at most (REARM touches nothing it stores).
+    expect(commits).toBeLessThanOrEqual(1);
   });
 });
