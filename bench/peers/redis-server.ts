@@ -4,9 +4,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { freePort } from "../../test/helpers/free-port";
 
 export interface RedisServerHandle {
   /** `redis://127.0.0.1:<port>` */
@@ -43,25 +44,6 @@ export function redisServerVersion(): string {
     encoding: "utf8",
     timeout: 5_000,
   }).trim();
-}
-
-/** A port that was free on 127.0.0.1 a moment ago (bind port 0, read it, release it). */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      if (addr === null || typeof addr === "string") {
-        srv.close();
-        reject(new Error("could not read the port of a loopback listener"));
-        return;
-      }
-      const { port } = addr;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** One RESP PING to 127.0.0.1:port; resolves true on +PONG, false on anything else. */
@@ -109,7 +91,7 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 async function startOnce(bin: string): Promise<RedisServerHandle> {
-  const port = await freeLoopbackPort();
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "bench-redis-"));
   const args = [
     "--save",

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../helpers/free-port";
 
 const ROOT = resolve(fileURLToPath(new URL("../../", import.meta.url)));
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
@@ -99,19 +100,6 @@ async function exitWithin(run: Run, ms: number, what: string): Promise<Exit> {
     );
   }
   return result;
-}
-
-/** A port the OS has just handed out and released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done, fail) => {
-    server.once("error", fail);
-    server.listen(0, "0.0.0.0", () => done());
-  });
-  const address = server.address();
-  await new Promise<void>((done) => server.close(() => done()));
-  if (address === null || typeof address === "string") throw new Error("no port assigned");
-  return address.port;
 }
 
 /** A port held by a listening server until the test ends. */

@@ -8,11 +8,13 @@
  */
 import { execFile } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
+import { freePort } from "./free-port";
+
+export { freePort };
 
 const run = promisify(execFile);
 
@@ -84,19 +86,6 @@ function pg(bin: string, args: readonly string[], cwd: string) {
     : [bin, [...args]];
   // The cwd must be readable by the postgres user, or initdb and pg_ctl complain.
   return run(file, argv, { cwd, maxBuffer: 16 * 1024 * 1024 });
-}
-
-/** A port that was free a moment ago; the caller retries if it is taken meanwhile. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => (port ? resolve(port) : reject(new Error("no port from the OS"))));
-    });
-  });
 }
 
 /** Polls with real connections until the server answers a query or the deadline passes. */

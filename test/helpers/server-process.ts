@@ -3,24 +3,13 @@
  * port, for tests that kill it, restart it, or read what it prints.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./free-port";
+
+export { freePort };
 
 export const REPO = join(import.meta.dirname, "..", "..");
 export const BUN = join(REPO, "node_modules", ".bin", "bun");
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServerProcess {
   readonly url: string;
