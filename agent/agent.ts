@@ -89,7 +89,16 @@ export class Agent {
       at: Date.now(),
       running: this.ledger.running(),
     };
-    this.options.bus.publish(subjects.heartbeat(this.options.id), heartbeat);
+    this.publish(subjects.heartbeat(this.options.id), heartbeat);
+  }
+
+  /** Fire-and-forget messages must not throw into timers once the bus is gone. */
+  private publish(subject: string, data: unknown) {
+    try {
+      this.options.bus.publish(subject, data);
+    } catch (error) {
+      this.options.log.debug({ err: error, subject }, "publish failed");
+    }
   }
 
   private onCommand(message: BusMessage) {
@@ -101,6 +110,11 @@ export class Agent {
     const command = message.data;
     if (command.kind === "run") {
       reply(this.run(command));
+      return;
+    }
+    if (command.kind === "reconcile") {
+      const unknown = command.execIds.filter((execId) => !this.ledger.get(execId));
+      reply({ ok: true, state: AttemptState.Unknown, unknown });
       return;
     }
     const entry = this.ledger.get(command.execId);

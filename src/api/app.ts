@@ -6,6 +6,7 @@ import { Elysia } from "elysia";
 import type { Logger } from "../log";
 import type { EngineApi } from "../runtime/commands";
 import { toNativeError, validationError } from "./errors";
+import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
 
 export interface AppOptions {
@@ -49,7 +50,8 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       return { error: { code: "INTERNAL", message: "internal error" } };
     })
     .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
-    .use(nativeTasks(engine));
+    .use(nativeTasks(engine))
+    .use(nativeAgents(engine));
 }
 
 export type App = ReturnType<typeof createApp>;

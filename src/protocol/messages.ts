@@ -31,6 +31,11 @@ export const AgentCommand = T.Union([
   T.Object({ kind: T.Literal("cancel"), execId: T.String(), taskId: T.Number() }),
   T.Object({ kind: T.Literal("pause"), execId: T.String(), taskId: T.Number() }),
   T.Object({ kind: T.Literal("resume"), execId: T.String(), taskId: T.Number() }),
+  /**
+   * Sent after a hello, on the same subject as runs so it arrives after every run sent
+   * before it: which of these attempts does the agent not know?
+   */
+  T.Object({ kind: T.Literal("reconcile"), execIds: T.Array(T.String()) }),
 ]);
 export type AgentCommand = Static<typeof AgentCommand>;
 export type RunCommand = Extract<AgentCommand, { kind: "run" }>;
@@ -50,6 +55,8 @@ export const CommandReply = T.Object({
   ok: T.Boolean(),
   state: T.Enum(AttemptState),
   message: T.Optional(T.String()),
+  /** For `reconcile`: the execIds the agent has never seen. */
+  unknown: T.Optional(T.Array(T.String())),
 });
 export type CommandReply = Static<typeof CommandReply>;
 

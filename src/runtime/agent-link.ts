@@ -1,6 +1,7 @@
 /**
  * The engine's side of the agent protocol: commands out on `fw.agent.<id>.cmd`,
- * reports in on `fw.report.<id>`, heartbeats in on `fw.agent.<id>.heartbeat`.
+ * reports in on `fw.report.<id>`, hello and heartbeats in on `fw.agent.hello` and
+ * `fw.agent.<id>.heartbeat`.
  * Reports are validated here; what they mean for a task is the engine's business.
  */
 import { TypeCompiler } from "@sinclair/typebox/compiler";
@@ -10,6 +11,7 @@ import type { Logger } from "../log";
 import {
   type AgentCommand,
   AgentHeartbeat,
+  AgentHello,
   AgentReport,
   type CommandReply,
   patterns,
@@ -19,11 +21,13 @@ import {
 
 const reportCheck = TypeCompiler.Compile(AgentReport);
 const heartbeatCheck = TypeCompiler.Compile(AgentHeartbeat);
+const helloCheck = TypeCompiler.Compile(AgentHello);
 
 export interface AgentLinkHandlers {
   /** Resolves with the answer for the agent, once the report is durable. */
   report(agentId: string, report: AgentReport): Promise<ReportAck>;
   heartbeat(heartbeat: AgentHeartbeat): void;
+  hello(hello: AgentHello): void;
 }
 
 export interface AgentLinkOptions {
@@ -62,6 +66,19 @@ export class AgentLink {
         { queue: "fw-engine" },
       ),
       this.bus.subscribe(
+        subjects.hello(),
+        (message) => {
+          if (!helloCheck.Check(message.data)) {
+            const first = helloCheck.Errors(message.data).First();
+            message.respond?.({ ok: false, message: `malformed hello at ${first?.path}` });
+            return;
+          }
+          handlers.hello(message.data);
+          message.respond?.({ ok: true });
+        },
+        { queue: "fw-engine" },
+      ),
+      this.bus.subscribe(
         patterns.heartbeats,
         (message) => {
           if (heartbeatCheck.Check(message.data)) handlers.heartbeat(message.data);
@@ -93,12 +110,22 @@ export class AgentLink {
     this.send(agentId, { kind, execId, taskId: context.id });
   }
 
+  /** Asks the agent which of these attempts it has never seen. */
+  async unknownAttempts(agentId: string, execIds: readonly string[]): Promise<string[]> {
+    const reply = await this.bus.request<CommandReply>(
+      subjects.command(agentId),
+      { kind: "reconcile", execIds: [...execIds] } satisfies AgentCommand,
+      { timeoutMs: this.options.commandTimeoutMs },
+    );
+    return reply.unknown ?? [];
+  }
+
   stop(): void {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions = [];
   }
 
-  private send(agentId: string, command: AgentCommand): void {
+  private send(agentId: string, command: Exclude<AgentCommand, { kind: "reconcile" }>): void {
     this.bus
       .request<CommandReply>(subjects.command(agentId), command, {
         timeoutMs: this.options.commandTimeoutMs,

@@ -98,6 +98,18 @@ export interface EngineStats {
   readonly storeFailure: string | null;
 }
 
+/** An agent as the engine sees it. */
+export interface AgentView {
+  readonly id: string;
+  readonly status: "online" | "offline";
+  readonly labels: Readonly<Record<string, string>>;
+  readonly capabilities: readonly string[];
+  readonly instances: readonly Record<string, unknown>[];
+  readonly version: string;
+  readonly running: readonly string[];
+  readonly lastSeenAt: number;
+}
+
 export interface EngineCommands {
   submit(task: SubmitTask): Promise<TaskView>;
   cancel(tenant: string, id: number): Promise<TaskView>;
@@ -117,6 +129,8 @@ export interface EngineQueries {
   get(tenant: string, id: number): Promise<TaskView>;
   list(tenant: string, query: ListTasks): Promise<TaskView[]>;
   stats(): EngineStats;
+  /** Every agent that has said hello or sent a heartbeat since the engine started. */
+  agents(): AgentView[];
   /** Null while the engine accepts work; otherwise why it refuses. */
   unavailable(): string | null;
 }

@@ -19,4 +19,6 @@ export interface EngineOptions {
    * out per its task's policy) instead of being waited for.
    */
   readonly restartedAgents?: readonly string[];
+  /** An agent silent for this long is offline. @default 15000 (3 × 5 s heartbeats) */
+  readonly agentHeartbeatTimeoutMs?: number;
 }

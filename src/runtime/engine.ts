@@ -35,7 +35,15 @@ import {
 import { GroupCommitWriter } from "../store/group-commit";
 import type { Store, TaskRow } from "../store/store";
 import { AgentLink } from "./agent-link";
-import type { EngineApi, EngineStats, ListTasks, SubmitTask, TaskView } from "./commands";
+import { Agents } from "./agents";
+import type {
+  AgentView,
+  EngineApi,
+  EngineStats,
+  ListTasks,
+  SubmitTask,
+  TaskView,
+} from "./commands";
 import type { EngineOptions } from "./engine-options";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
@@ -69,10 +77,11 @@ export class Engine implements EngineApi {
   private readonly hydrating = new Map<number, Promise<LiveTask | undefined>>();
   private readonly timers: TimerService;
   private readonly writer: GroupCommitWriter;
-  private readonly agents: AgentLink;
+  private readonly agentLink: AgentLink;
   private readonly taskLogic;
   private journal!: Journal;
   private lanes!: Lanes;
+  private agentRegistry!: Agents;
   private lastTaskId = 0;
   private submitted = 0;
   private readonly finished: Record<string, number> = {};
@@ -89,16 +98,16 @@ export class Engine implements EngineApi {
         for (const row of set.tasks) if (FINAL.has(row.state)) this.passivateFinished(row.id);
       },
     });
-    this.agents = new AgentLink(bus, log.child({ scope: "agents" }), {
+    this.agentLink = new AgentLink(bus, log.child({ scope: "agents" }), {
       commandTimeoutMs: options.commandTimeoutMs,
     });
     this.taskLogic = taskMachine.provide({
       actions: {
         requestDispatch: ({ context }) => this.requestDispatch(context),
-        sendRun: ({ context }) => this.agents.run(context),
-        sendCancel: ({ context }) => this.agents.control("cancel", context),
-        sendPause: ({ context }) => this.agents.control("pause", context),
-        sendResume: ({ context }) => this.agents.control("resume", context),
+        sendRun: ({ context }) => this.agentLink.run(context),
+        sendCancel: ({ context }) => this.agentLink.control("cancel", context),
+        sendPause: ({ context }) => this.agentLink.control("pause", context),
+        sendResume: ({ context }) => this.agentLink.control("resume", context),
       },
     });
   }
@@ -118,6 +127,16 @@ export class Engine implements EngineApi {
         );
       },
     });
+    this.agentRegistry = new Agents(
+      this.timers,
+      clock,
+      this.journal,
+      this.deps.options.agentHeartbeatTimeoutMs ?? 15_000,
+      {
+        lost: (agentId) => this.settleAttempts(agentId, TimeoutReason.AgentOffline, () => true),
+        reconcile: (agentId) => this.reconcile(agentId),
+      },
+    );
     const started = performance.now();
     this.lanes.restore(await store.lanes());
     const horizon = clock.now() + this.deps.options.passivateAfterMs;
@@ -127,9 +146,10 @@ export class Engine implements EngineApi {
     const wakeups = await store.forEachScheduled(horizon, (id, executeAt) =>
       this.timers.wakeAt(executeAt - this.deps.options.wakeLeadMs, id),
     );
-    this.agents.start({
+    this.agentLink.start({
       report: (agentId, report) => this.onReport(agentId, report),
       heartbeat: (heartbeat) => this.onHeartbeat(heartbeat),
+      hello: (hello) => this.agentRegistry.hello(hello),
     });
     // Re-arm after everything is loaded, so lanes see every task they hold.
     const restartedAgents = new Set(this.deps.options.restartedAgents ?? []);
@@ -156,7 +176,8 @@ export class Engine implements EngineApi {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.agents.stop();
+    this.agentLink.stop();
+    this.agentRegistry?.stop();
     this.timers.stop();
     if (this.compaction !== null) this.deps.clock.clearTimeout(this.compaction);
     await this.writer.close();
@@ -308,6 +329,10 @@ export class Engine implements EngineApi {
       lastCommitBatch: commits.lastBatchSize,
       storeFailure: this.writer.failure?.message ?? null,
     };
+  }
+
+  agents(): AgentView[] {
+    return this.agentRegistry.list();
   }
 
   unavailable(): string | null {
@@ -511,7 +536,52 @@ export class Engine implements EngineApi {
     return { durable: true };
   }
 
+  /**
+   * After a hello, asks the agent which of the attempts the engine thinks it runs it
+   * has never seen (a restarted agent), and settles those. The question goes on the
+   * agent's command subject, after every run sent before it, so an attempt whose run
+   * is still on its way is not mistaken for a lost one.
+   */
+  private reconcile(agentId: string) {
+    const active: string[] = [];
+    for (const task of this.live.values()) {
+      const { context } = task.actor.getSnapshot();
+      if (context.agentId === agentId && context.attemptActive && context.execId !== null) {
+        active.push(context.execId);
+      }
+    }
+    if (active.length === 0) return;
+    this.agentLink.unknownAttempts(agentId, active).then(
+      (unknown) => {
+        const lost = new Set(unknown);
+        this.settleAttempts(agentId, TimeoutReason.AgentLost, (execId) => lost.has(execId));
+      },
+      (error: unknown) => this.deps.log.warn({ agentId, err: error }, "could not reconcile agent"),
+    );
+  }
+
+  /**
+   * Times out the active attempts on `agentId` whose execId `lost` says the agent no
+   * longer has; each task then retries or ends per its own policy.
+   */
+  private settleAttempts(
+    agentId: string,
+    reason: TimeoutReason,
+    lost: (execId: string) => boolean,
+  ) {
+    const at = this.deps.clock.now();
+    for (const task of this.live.values()) {
+      const snapshot = task.actor.getSnapshot();
+      const { context } = snapshot;
+      if (snapshot.status !== "active" || context.agentId !== agentId) continue;
+      if (!context.attemptActive || context.execId === null || !lost(context.execId)) continue;
+      const timeout: TaskEvent = { type: "TIMEOUT", reason, at };
+      if (snapshot.can(timeout)) task.actor.send(timeout);
+    }
+  }
+
   private onHeartbeat(heartbeat: AgentHeartbeat) {
+    this.agentRegistry.heartbeat(heartbeat);
     const at = this.deps.clock.now();
     for (const execId of heartbeat.running) {
       const taskId = Number(execId.slice(0, execId.indexOf("-")));

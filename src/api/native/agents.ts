@@ -1,0 +1,39 @@
+/** The native agents API: what the engine knows of its agents. */
+import { Elysia, t } from "elysia";
+import type { AgentView, EngineApi } from "../../runtime/commands";
+
+const AgentResponse = t.Object({
+  id: t.String(),
+  status: t.Union([t.Literal("online"), t.Literal("offline")]),
+  labels: t.Record(t.String(), t.String()),
+  capabilities: t.Array(t.String()),
+  instances: t.Array(t.Record(t.String(), t.Unknown())),
+  version: t.String(),
+  running: t.Array(t.String()),
+  lastSeenAt: t.String(),
+});
+
+function presentAgent(agent: AgentView) {
+  return {
+    ...agent,
+    labels: { ...agent.labels },
+    capabilities: [...agent.capabilities],
+    instances: agent.instances.map((instance) => ({ ...instance })),
+    running: [...agent.running],
+    lastSeenAt: new Date(agent.lastSeenAt).toISOString(),
+  };
+}
+
+export function nativeAgents(engine: EngineApi) {
+  return new Elysia({ name: "native-agents" }).get(
+    "/agents",
+    () => engine.agents().map(presentAgent),
+    {
+      response: t.Array(AgentResponse),
+      detail: {
+        summary: "Agents with status, labels, instances, last heartbeat",
+        tags: ["agents"],
+      },
+    },
+  );
+}
