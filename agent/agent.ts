@@ -18,6 +18,7 @@ import {
 import type { ActionHandler } from "./actions/action";
 import { ExecLedger } from "./ledger";
 import { ReportOutbox } from "./outbox";
+import { type AgentStateStore, MemoryAgentState } from "./state";
 
 const commandCheck = TypeCompiler.Compile(AgentCommand);
 
@@ -28,14 +29,19 @@ export interface AgentOptions {
   /** The actions this agent runs; anything else is refused. */
   readonly actions: readonly ActionHandler[];
   readonly labels?: Readonly<Record<string, string>>;
+  /** Announced in hello; the engine keeps the registry. */
+  readonly instances?: readonly Record<string, unknown>[];
   /** @default 5000 */
   readonly heartbeatMs?: number;
   readonly version?: string;
+  /** Where attempts and unacknowledged results survive a restart. @default in memory */
+  readonly state?: AgentStateStore;
 }
 
 export class Agent {
-  private readonly ledger = new ExecLedger();
+  private readonly ledger: ExecLedger;
   private readonly outbox: ReportOutbox;
+  private readonly state: AgentStateStore;
   private readonly handlers: Map<
     string,
     { handler: ActionHandler; check: ReturnType<typeof TypeCompiler.Compile> }
@@ -44,7 +50,9 @@ export class Agent {
   private heartbeat?: ReturnType<typeof setInterval>;
 
   constructor(private readonly options: AgentOptions) {
-    this.outbox = new ReportOutbox(options.bus, options.id, options.log);
+    this.state = options.state ?? new MemoryAgentState();
+    this.ledger = new ExecLedger(this.state);
+    this.outbox = new ReportOutbox(options.bus, options.id, this.state, options.log);
     this.handlers = new Map(
       options.actions.map((handler) => [
         handler.type,
@@ -59,35 +67,77 @@ export class Agent {
 
   start(): void {
     const { bus, id, log } = this.options;
+    this.settleInterrupted();
+    const resent = this.outbox.resend();
     this.subscription = bus.subscribe(subjects.command(id), (message) => this.onCommand(message));
     const hello: AgentHello = {
       agentId: id,
       version: this.options.version ?? "0",
       labels: { ...this.options.labels },
       capabilities: [...this.handlers.keys()],
-      instances: [],
-      running: this.ledger.running(),
+      instances: (this.options.instances ?? []).map((instance) => ({ ...instance })),
+      running: this.ledger.runningIds(),
     };
     bus.request(subjects.hello(), hello).catch((error: unknown) => {
       log.debug({ err: error }, "hello not answered");
     });
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs ?? 5_000);
     this.heartbeat.unref?.();
-    log.info({ agentId: id, actions: [...this.handlers.keys()] }, "agent started");
+    log.info({ agentId: id, actions: [...this.handlers.keys()], resent }, "agent started");
   }
 
-  /** Stops taking commands and waits (bounded) for pending reports. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking commands, cancels what is still running (its results go out as
+   * failures) and waits, bounded, for pending reports to be acknowledged.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     this.subscription?.unsubscribe();
     clearInterval(this.heartbeat);
+    const running = this.ledger.runningIds().flatMap((execId) => {
+      const handle = this.ledger.handle(execId);
+      if (!handle) return [];
+      handle.cancel();
+      // Wait for the result to be in the outbox, so it is handed back below.
+      return [handle.done.then(() => new Promise<void>((resolve) => setImmediate(resolve)))];
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled(running),
+      new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
     await this.outbox.close();
+  }
+
+  /**
+   * Attempts that were running when the agent last died are over: their processes
+   * are stopped if any survived, and each is reported failed (never run again).
+   */
+  private settleInterrupted() {
+    for (const attempt of this.state.runningAttempts()) {
+      if (attempt.pid !== null) {
+        try {
+          process.kill(-attempt.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      this.ledger.finished(attempt.execId, attempt.taskId, AttemptState.Failed);
+      this.outbox.send({
+        kind: "result",
+        execId: attempt.execId,
+        taskId: attempt.taskId,
+        at: Date.now(),
+        outcome: { ok: false, message: "the agent restarted during the attempt" },
+      });
+    }
   }
 
   private beat() {
     const heartbeat: AgentHeartbeat = {
       agentId: this.options.id,
       at: Date.now(),
-      running: this.ledger.running(),
+      running: this.ledger.runningIds(),
     };
     this.publish(subjects.heartbeat(this.options.id), heartbeat);
   }
@@ -113,12 +163,12 @@ export class Agent {
       return;
     }
     if (command.kind === "reconcile") {
-      const unknown = command.execIds.filter((execId) => !this.ledger.get(execId));
+      const unknown = command.execIds.filter((execId) => this.ledger.state(execId) === undefined);
       reply({ ok: true, state: AttemptState.Unknown, unknown });
       return;
     }
-    const entry = this.ledger.get(command.execId);
-    if (!entry) {
+    const state = this.ledger.state(command.execId);
+    if (state === undefined) {
       reply({
         ok: false,
         state: AttemptState.Unknown,
@@ -126,30 +176,30 @@ export class Agent {
       });
       return;
     }
-    const running = entry.running;
+    const running = this.ledger.handle(command.execId);
     if (running) {
       if (command.kind === "cancel") running.cancel();
       if (command.kind === "pause" && running.pause) {
         running.pause();
-        entry.state = AttemptState.Paused;
+        this.ledger.changed(command.execId, AttemptState.Paused);
       }
       if (command.kind === "resume" && running.resume) {
         running.resume();
-        entry.state = AttemptState.Running;
+        this.ledger.changed(command.execId, AttemptState.Running);
       }
     }
-    reply({ ok: true, state: entry.state });
+    reply({ ok: true, state: this.ledger.state(command.execId) ?? AttemptState.Unknown });
   }
 
   private run(command: RunCommand): CommandReply {
-    const known = this.ledger.get(command.execId);
+    const known = this.ledger.state(command.execId);
     // Fencing: a repeated run answers what the agent knows; it never runs twice.
-    if (known) return { ok: true, state: known.state };
+    if (known !== undefined) return { ok: true, state: known };
     const { execId, taskId, action } = command;
     const entry = this.handlers.get(action.type);
     const at = Date.now();
     const fail = (message: string): CommandReply => {
-      this.ledger.add(execId, { state: AttemptState.Failed, taskId });
+      this.ledger.finished(execId, taskId, AttemptState.Failed);
       this.outbox.send({ kind: "result", execId, taskId, at, outcome: { ok: false, message } });
       return { ok: true, state: AttemptState.Failed, message };
     };
@@ -160,46 +210,40 @@ export class Agent {
       const where = first?.path ? ` at ${first.path}` : "";
       return fail(`bad params for ${action.type}${where}: ${first?.message ?? "invalid"}`);
     }
-    const { bus, id } = this.options;
+    const id = this.options.id;
     const running = entry.handler.start({
       execId,
       taskId,
       params,
       timeoutMs: command.timeoutMs,
       output: (stream, chunk) =>
-        bus.publish(subjects.output(taskId, id), { execId, stream, chunk }),
+        this.publish(subjects.output(taskId, id), { execId, stream, chunk }),
     });
-    const ledgerEntry = { state: AttemptState.Running, taskId, running } as {
-      state: AttemptState;
-      taskId: number;
-      running?: typeof running;
-    };
-    this.ledger.add(execId, ledgerEntry);
+    this.ledger.started(execId, taskId, running);
     // A result implies the start; an action that is over within this turn of the
     // event loop (a noop, a failed spawn) reports only its result.
     setImmediate(() => {
-      if (ledgerEntry.running)
-        bus.publish(subjects.report(id), { kind: "started", execId, taskId, at });
+      if (this.ledger.handle(execId)) {
+        this.publish(subjects.report(id), { kind: "started", execId, taskId, at });
+      }
     });
     running.done.then(
-      (outcome) => {
-        ledgerEntry.state = outcome.ok ? AttemptState.Succeeded : AttemptState.Failed;
-        ledgerEntry.running = undefined;
-        this.outbox.send({ kind: "result", execId, taskId, at: Date.now(), outcome });
-      },
-      (error: unknown) => {
-        ledgerEntry.state = AttemptState.Failed;
-        ledgerEntry.running = undefined;
-        const message = error instanceof Error ? error.message : String(error);
-        this.outbox.send({
-          kind: "result",
-          execId,
-          taskId,
-          at: Date.now(),
-          outcome: { ok: false, message },
-        });
-      },
+      (outcome) => this.finish(execId, taskId, outcome),
+      (error: unknown) =>
+        this.finish(execId, taskId, {
+          ok: false,
+          message: error instanceof Error ? error.message : String(error),
+        }),
     );
     return { ok: true, state: AttemptState.Running };
+  }
+
+  private finish(
+    execId: string,
+    taskId: number,
+    outcome: { ok: boolean; message?: string; exitCode?: number; stdout?: string; stderr?: string },
+  ) {
+    this.ledger.finished(execId, taskId, outcome.ok ? AttemptState.Succeeded : AttemptState.Failed);
+    this.outbox.send({ kind: "result", execId, taskId, at: Date.now(), outcome });
   }
 }

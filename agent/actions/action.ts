@@ -17,6 +17,8 @@ export interface ActionContext<P> {
 
 export interface RunningAction {
   readonly done: Promise<ActionOutcome>;
+  /** The process group leader, when the action runs processes. */
+  readonly pid?: number;
   /** Freeze the attempt where it is; absent when the action cannot be paused. */
   pause?(): void;
   resume?(): void;

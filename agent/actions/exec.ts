@@ -104,6 +104,7 @@ export const execAction: ActionHandler<typeof ExecParams> = {
 
     return {
       done,
+      pid: child.pid,
       pause: () => signal("SIGSTOP"),
       resume: () => signal("SIGCONT"),
       cancel: () => stop("cancelled"),

@@ -7,6 +7,7 @@ export type {
   Subscription,
 } from "./bus";
 export { DEFAULT_REQUEST_TIMEOUT_MS, EmbeddedBus, type EmbeddedBusOptions } from "./embedded-bus";
+export { NatsBus, type NatsBusOptions } from "./nats-bus";
 export {
   isValidPattern,
   isValidQueueName,

@@ -537,10 +537,11 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * After a hello, asks the agent which of the attempts the engine thinks it runs it
-   * has never seen (a restarted agent), and settles those. The question goes on the
-   * agent's command subject, after every run sent before it, so an attempt whose run
-   * is still on its way is not mistaken for a lost one.
+   * After a hello, asks the agent which of the attempts the engine thinks it has it
+   * has never seen. The question goes on the agent's command subject, after every run
+   * sent before it, so the answer is exact: an unseen attempt that was only dispatched
+   * is sent again (it cannot run twice: the agent never had it), one that had started
+   * was lost with a restarted agent and is settled.
    */
   private reconcile(agentId: string) {
     const active: string[] = [];
@@ -553,8 +554,21 @@ export class Engine implements EngineApi {
     if (active.length === 0) return;
     this.agentLink.unknownAttempts(agentId, active).then(
       (unknown) => {
-        const lost = new Set(unknown);
-        this.settleAttempts(agentId, TimeoutReason.AgentLost, (execId) => lost.has(execId));
+        const unseen = new Set(unknown);
+        const at = this.deps.clock.now();
+        for (const execId of unseen) {
+          const task = this.live.get(Number(execId.slice(0, execId.indexOf("-"))));
+          const snapshot = task?.actor.getSnapshot();
+          if (snapshot?.value === "dispatched" && snapshot.context.execId === execId) {
+            task?.actor.send({ type: "REARM", at });
+          }
+        }
+        this.settleAttempts(
+          agentId,
+          TimeoutReason.AgentLost,
+          (execId) => unseen.has(execId),
+          (snapshot) => snapshot.value !== "dispatched",
+        );
       },
       (error: unknown) => this.deps.log.warn({ agentId, err: error }, "could not reconcile agent"),
     );
@@ -568,12 +582,14 @@ export class Engine implements EngineApi {
     agentId: string,
     reason: TimeoutReason,
     lost: (execId: string) => boolean,
+    eligible: (snapshot: TaskSnapshot) => boolean = () => true,
   ) {
     const at = this.deps.clock.now();
     for (const task of this.live.values()) {
       const snapshot = task.actor.getSnapshot();
       const { context } = snapshot;
       if (snapshot.status !== "active" || context.agentId !== agentId) continue;
+      if (!eligible(snapshot)) continue;
       if (!context.attemptActive || context.execId === null || !lost(context.execId)) continue;
       const timeout: TaskEvent = { type: "TIMEOUT", reason, at };
       if (snapshot.can(timeout)) task.actor.send(timeout);

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { execAction } from "../../../agent/actions/exec";
 import { noopAction } from "../../../agent/actions/noop";
@@ -55,35 +57,55 @@ describe("agents are online while they heartbeat", () => {
         actions: [{ type: "exec", params: { command: "sleep 30" } }],
       });
       await t.waitFor(task.id, ["running"]);
-      await agent.stop();
+      // The engine's clock jumps past the heartbeat timeout: as far as it can tell, the
+      // agent has been silent for 15 s.
       clock.advance(15_001);
       const settled = await t.waitFor(task.id, ["timedOut"]);
       expect(settled.timeoutReason).toBe("agentOffline");
-      expect(t.engine.agents().find((a) => a.id === "web2")?.status).toBe("offline");
+    } finally {
+      await agent.stop();
+      await t.stop();
+    }
+  });
+
+  it("hands back its running attempts when it stops gracefully", async () => {
+    const t = await startTestEngine();
+    const agent = remoteAgent(t, "web4");
+    try {
+      const task = await t.engine.submit({
+        tenant: TENANT,
+        agentId: "web4",
+        actions: [{ type: "exec", params: { command: "sleep 30" } }],
+      });
+      await t.waitFor(task.id, ["running"]);
+      await agent.stop();
+      const settled = await t.waitFor(task.id, ["failed"]);
+      expect(settled.error).toBe("cancelled");
     } finally {
       await t.stop();
     }
   });
 
-  it("settles an attempt that a restarted agent no longer has, without running it again", async () => {
+  it("sends again, once, an attempt an agent never received when it says hello", async () => {
     const t = await startTestEngine();
-    const first = remoteAgent(t, "web3");
+    const marker = join(t.dir, "ran");
     try {
+      // Sent while no agent web3 listens: the engine holds an attempt web3 never got.
       const task = await t.engine.submit({
         tenant: TENANT,
         agentId: "web3",
-        actions: [{ type: "exec", params: { command: "sleep 30" } }],
-        retry: { limit: 0 },
+        actions: [{ type: "exec", params: { command: `echo ran >> ${marker}` } }],
       });
-      await t.waitFor(task.id, ["running"]);
-      await first.stop();
-      // A new process of the same agent: it has never heard of the attempt.
-      const second = remoteAgent(t, "web3");
+      const dispatched = await t.waitFor(task.id, ["dispatched"]);
+      const agent = remoteAgent(t, "web3");
       try {
-        const settled = await t.waitFor(task.id, ["timedOut"]);
-        expect(settled.timeoutReason).toBe("agentLost");
+        const done = await t.waitFor(task.id, ["done"]);
+        // The same attempt, not a retry: the agent had never seen it.
+        expect(done.execId).toBe(dispatched.execId);
+        expect(done.attempt).toBe(1);
+        expect(readFileSync(marker, "utf8")).toBe("ran\n");
       } finally {
-        await second.stop();
+        await agent.stop();
       }
     } finally {
       await t.stop();

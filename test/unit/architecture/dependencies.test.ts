@@ -511,10 +511,19 @@ const apiCheck: Check = (ref) => {
 const agentCheck: Check = (ref) => {
   if (ref.target === null) {
     const s = ref.specifier;
-    if (isPackage(s, "pino") || TYPEBOX(s) || s.startsWith("node:") || s.startsWith("@nats-io/")) {
+    // bun:sqlite keeps the agent's own ledger and outbox across its restarts; the
+    // archive libraries (tar, yauzl) serve its build actions.
+    const agentPackages = ["pino", "tar", "yauzl"];
+    if (
+      agentPackages.some((name) => isPackage(s, name)) ||
+      TYPEBOX(s) ||
+      s.startsWith("node:") ||
+      s === "bun:sqlite" ||
+      s.startsWith("@nats-io/")
+    ) {
       return null;
     }
-    return "agent/ may import only pino, @sinclair/typebox, node: modules and @nats-io/*";
+    return "agent/ may import only pino, @sinclair/typebox, node: modules, bun:sqlite, tar, yauzl and @nats-io/*";
   }
   const layer = layerOf(ref.target);
   if (layer === "agent" || layer === "protocol") return null;

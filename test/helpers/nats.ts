@@ -1,0 +1,226 @@
+/**
+ * A real nats-server for tests: JetStream on, its own store dir and its own free
+ * loopback port, so test files can each start one in parallel.
+ *
+ * Uses the Debian `nats-server` package's binary, installing the package when it is
+ * missing. Ready means a real client completed a handshake, not that a log line
+ * appeared.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { promisify } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { freePort } from "./free-port";
+
+export { freePort };
+
+const run = promisify(execFile);
+
+export interface NatsServer {
+  /** `nats://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** Ends the server (SIGTERM, SIGKILL after 3 s) and removes its store dir. */
+  stop(): Promise<void>;
+  /** Ends the server and starts it again on the same port with the same store. */
+  restart(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 3_000;
+const PORT_ATTEMPTS = 5;
+const POLL_MS = 25;
+/** How much of the server's output an error message quotes. */
+const OUTPUT_TAIL = 4_000;
+
+function findBinary(): string | undefined {
+  // Debian puts it in /usr/sbin, which a non-login PATH may lack.
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
+  for (const dir of dirs) {
+    if (dir === "") continue;
+    const file = join(dir, "nats-server");
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+let installing: Promise<string> | undefined;
+
+function binary(): Promise<string> {
+  const found = findBinary();
+  if (found !== undefined) return Promise.resolve(found);
+  installing ??= install();
+  return installing;
+}
+
+async function install(): Promise<string> {
+  // Several test files may install at once; wait for dpkg's lock instead of failing.
+  const aptInstall = () =>
+    run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "nats-server"], {
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  try {
+    await aptInstall();
+  } catch {
+    await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update"], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    await aptInstall();
+  }
+  const found = findBinary();
+  if (found === undefined) throw new Error("apt-get installed nats-server but it is not on PATH");
+  return found;
+}
+
+/** Servers still running, killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const child of live) child.kill("SIGKILL");
+  });
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  hasExited(): boolean;
+  output(): string;
+}
+
+function spawnServer(bin: string, port: number, storeDir: string): Running {
+  installExitHook();
+  const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(child);
+  let output = "";
+  const append = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-OUTPUT_TAIL);
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  let done = false;
+  const exited = new Promise<void>((resolve) => {
+    const finish = () => {
+      done = true;
+      live.delete(child);
+      resolve();
+    };
+    child.once("exit", finish);
+    child.once("error", (error) => {
+      append(Buffer.from(String(error)));
+      finish();
+    });
+  });
+  return { child, exited, hasExited: () => done, output: () => output };
+}
+
+/** Resolves after `ms`, or earlier when the server exits. */
+function pause(server: Running, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    server.exited,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** True once a client completes a handshake; false if the server exits first. */
+async function waitReady(server: Running, url: string, deadline: number): Promise<boolean> {
+  let last: unknown;
+  for (;;) {
+    if (server.hasExited()) return false;
+    try {
+      const nc = await connect({ servers: url, reconnect: false, timeout: 1_000 });
+      await nc.close();
+      return true;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      await terminate(server);
+      throw new Error(`nats-server at ${url} not ready in time:\n${server.output()}`, {
+        cause: last,
+      });
+    }
+    await pause(server, POLL_MS);
+  }
+}
+
+async function terminate(server: Running): Promise<void> {
+  if (server.hasExited()) return;
+  server.child.kill("SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gone = await Promise.race([
+    server.exited.then(() => true),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), STOP_GRACE_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!gone) {
+    server.child.kill("SIGKILL");
+    await server.exited;
+  }
+}
+
+const portTaken = (output: string) => /address already in use/i.test(output);
+
+/** Starts on `port`; undefined when the port was taken, so the caller may pick another. */
+async function startOn(bin: string, port: number, storeDir: string): Promise<Running | undefined> {
+  const server = spawnServer(bin, port, storeDir);
+  const url = `nats://127.0.0.1:${port}`;
+  if (await waitReady(server, url, Date.now() + START_TIMEOUT_MS)) return server;
+  if (portTaken(server.output())) return undefined;
+  throw new Error(`nats-server exited before it was ready:\n${server.output()}`);
+}
+
+export async function startNats(): Promise<NatsServer> {
+  const bin = await binary();
+  const storeDir = mkdtempSync(join(tmpdir(), "fw-nats-"));
+  try {
+    let port = 0;
+    let server: Running | undefined;
+    for (let attempt = 1; server === undefined; attempt++) {
+      if (attempt > PORT_ATTEMPTS) throw new Error("nats-server found no free port");
+      // Another process may take the port between freePort() and the server's bind.
+      port = await freePort();
+      server = await startOn(bin, port, storeDir);
+    }
+    let current: Running = server;
+    const url = `nats://127.0.0.1:${port}`;
+    return {
+      url,
+      port,
+      async stop() {
+        await terminate(current);
+        rmSync(storeDir, { recursive: true, force: true });
+      },
+      async restart() {
+        await terminate(current);
+        // Clients reconnect to the URL they know, so the port must not change. Someone
+        // grabbing it in between is possible but brief; try again until the deadline.
+        const deadline = Date.now() + START_TIMEOUT_MS;
+        for (;;) {
+          const next = await startOn(bin, port, storeDir);
+          if (next !== undefined) {
+            current = next;
+            return;
+          }
+          if (Date.now() > deadline) throw new Error(`port ${port} stayed taken after restart`);
+        }
+      },
+    };
+  } catch (error) {
+    rmSync(storeDir, { recursive: true, force: true });
+    throw error;
+  }
+}
