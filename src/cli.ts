@@ -3,22 +3,30 @@
  * `fleetwork <command>`: the command line. `server` (the default) runs the engine
  * with the embedded bus and a local agent.
  */
-import { loadConfig } from "./config";
+import { loadAgentConfig, loadConfig } from "./config";
 import { FleetworkError } from "./errors";
-import { startServer } from "./main";
+import { startAgent, startServer } from "./main";
 
 const HELP = `Usage: fleetwork [server] [options]
 
 Commands:
   server            run the engine, the HTTP API and (embedded mode) a local agent
+  agent             run a host agent: fleetwork agent --nats URL --id ID [--config FILE]
 
 Options (each also an environment variable):
   --port N          HTTP port (PORT, default 8080)
   --host H          interface to listen on (HOST, default 0.0.0.0)
   --data-dir DIR    where the SQLite database lives (FW_DATA_DIR, default ./data)
   --database-url U  postgres://… to use PostgreSQL (FW_DATABASE_URL)
+  --nats URL        connect to NATS instead of the embedded bus (FW_NATS_URL)
   --log-level L     fatal|error|warn|info|debug|trace|silent (FW_LOG_LEVEL, default info)
   -h, --help        this text
+
+Agent options:
+  --nats URL        the NATS server (FW_NATS_URL)
+  --id ID           the agent id (FW_AGENT_ID, or id in the config file)
+  --config FILE     JSON or YAML: labels, actions (exec only when listed), instances, stateDir
+  --state-dir DIR   ledger and outbox that survive restarts (default ./agent-data)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -29,19 +37,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = first === undefined || first.startsWith("--") ? "server" : first;
   const options = command === first ? rest : argv;
-  if (command !== "server") {
+  if (command !== "server" && command !== "agent") {
     process.stderr.write(`fleetwork: unknown command "${command}" (try --help)\n`);
     return 2;
   }
-  const config = loadConfig(process.env, options, Boolean(process.stdout.isTTY));
-  const server = await startServer(config);
-  server.listen();
+  const running =
+    command === "agent"
+      ? await startAgent(loadAgentConfig(process.env, options, Boolean(process.stdout.isTTY)))
+      : await startServer(loadConfig(process.env, options, Boolean(process.stdout.isTTY)));
+  if ("listen" in running) running.listen();
   const shutdown = (signal: string) => {
-    server.log.info({ signal }, "shutting down");
-    server.stop().then(
+    running.log.info({ signal }, "shutting down");
+    running.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        server.log.error({ err: error }, "shutdown failed");
+        running.log.error({ err: error }, "shutdown failed");
         process.exit(1);
       },
     );

@@ -3,9 +3,11 @@
  * resolved here once, validated, given its default and frozen; everything else gets
  * the result passed in (STYLE.md #4).
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Static, Type as T } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./errors";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -38,6 +40,8 @@ export const ConfigSchema = T.Object({
   heartbeatTimeoutMs: T.Integer({ minimum: 0 }),
   /** Journal retention. @default 86400000 */
   eventRetentionMs: T.Integer({ minimum: 1 }),
+  /** An agent silent this long is offline; its attempts time out. @default 15000 */
+  agentTimeoutMs: T.Integer({ minimum: 100 }),
 });
 export type Config = Readonly<Static<typeof ConfigSchema>>;
 
@@ -128,6 +132,7 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     executionTimeoutMs: integer(merged, "FW_EXECUTION_TIMEOUT_MS", 3_600_000),
     heartbeatTimeoutMs: integer(merged, "FW_HEARTBEAT_TIMEOUT_MS", 15_000),
     eventRetentionMs: integer(merged, "FW_EVENT_RETENTION_MS", 86_400_000),
+    agentTimeoutMs: integer(merged, "FW_AGENT_TIMEOUT_MS", 15_000),
   };
   if (!Value.Check(ConfigSchema, config)) {
     const error = Value.Errors(ConfigSchema, config).First();
@@ -137,4 +142,122 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     );
   }
   return Object.freeze(config) as Config;
+}
+
+/** An application instance the agent manages (host-task system). */
+export const InstanceConfigSchema = T.Object(
+  {
+    id: T.String({ pattern: "^[A-Za-z0-9_-]{1,128}$" }),
+    /** Holds `current` (the deployed build), `logs/` and the pid file. */
+    directory: T.String({ minLength: 1 }),
+    start: T.Object(
+      {
+        command: T.String({ minLength: 1 }),
+        env: T.Optional(T.Record(T.String(), T.String())),
+      },
+      { additionalProperties: false },
+    ),
+    labels: T.Optional(T.Record(T.String(), T.String())),
+    fleetId: T.Optional(T.Integer({ minimum: 0 })),
+    regionId: T.Optional(T.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The agent's config file (JSON or YAML). */
+export const AgentFileSchema = T.Object(
+  {
+    id: T.Optional(T.String({ pattern: "^[A-Za-z0-9_-]{1,128}$" })),
+    labels: T.Optional(T.Record(T.String(), T.String())),
+    /**
+     * The action types this agent runs. `exec` (any shell command) runs only when
+     * listed here. @default every action but exec
+     */
+    actions: T.Optional(T.Array(T.String({ minLength: 1 }))),
+    instances: T.Optional(T.Array(InstanceConfigSchema)),
+    /** Ledger, outbox and build cache. @default ./agent-data */
+    stateDir: T.Optional(T.String({ minLength: 1 })),
+    /** @default 5000 */
+    heartbeatMs: T.Optional(T.Integer({ minimum: 100, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export interface AgentConfig {
+  readonly id: string;
+  readonly natsUrl: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** null: every action except exec. */
+  readonly actions: readonly string[] | null;
+  readonly instances: readonly Static<typeof InstanceConfigSchema>[];
+  readonly stateDir: string;
+  readonly heartbeatMs: number;
+  readonly logLevel: string;
+  readonly logPretty: boolean;
+}
+
+const AGENT_FLAGS = ["nats", "id", "config", "state-dir", "log-level"] as const;
+
+/** `fleetwork agent --nats URL --id ID [--config FILE] [--state-dir DIR]`. */
+export function loadAgentConfig(
+  env: Env,
+  argv: readonly string[] = [],
+  isTty = false,
+): AgentConfig {
+  const given = flags(argv);
+  for (const flag of Object.keys(given)) {
+    if (!(AGENT_FLAGS as readonly string[]).includes(flag)) {
+      throw new ConfigError(`unknown option --${flag}`);
+    }
+  }
+  let file: Static<typeof AgentFileSchema> = {};
+  const configPath = given.config ?? env.FW_AGENT_CONFIG;
+  if (configPath) {
+    let text: string;
+    try {
+      text = readFileSync(configPath, "utf8");
+    } catch (error) {
+      throw new ConfigError(`cannot read agent config ${configPath}: ${(error as Error).message}`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = /\.ya?ml$/i.test(configPath) ? parseYaml(text) : JSON.parse(text);
+    } catch (error) {
+      throw new ConfigError(
+        `agent config ${configPath} does not parse: ${(error as Error).message}`,
+      );
+    }
+    if (!Value.Check(AgentFileSchema, parsed)) {
+      const error = Value.Errors(AgentFileSchema, parsed).First();
+      throw new ConfigError(
+        `agent config ${configPath}: ${error?.path || "/"} ${error?.message ?? "is invalid"}`,
+      );
+    }
+    file = parsed;
+  }
+  const natsUrl = given.nats ?? env.FW_NATS_URL;
+  if (!natsUrl) throw new ConfigError("the agent needs --nats <url> (or FW_NATS_URL)");
+  const id = given.id ?? env.FW_AGENT_ID ?? file.id;
+  if (!id) throw new ConfigError("the agent needs --id <agentId> (or id in its config file)");
+  if (!/^[A-Za-z0-9_-]{1,128}$/.test(id)) {
+    throw new ConfigError(`agent id "${id}" may use only letters, digits, _ and -`);
+  }
+  const ids = new Set<string>();
+  for (const instance of file.instances ?? []) {
+    if (ids.has(instance.id)) throw new ConfigError(`instance ${instance.id} is declared twice`);
+    ids.add(instance.id);
+  }
+  return Object.freeze({
+    id,
+    natsUrl,
+    labels: file.labels ?? {},
+    actions: file.actions ?? null,
+    instances: file.instances ?? [],
+    stateDir: resolve(
+      given["state-dir"] ?? env.FW_AGENT_STATE_DIR ?? file.stateDir ?? "./agent-data",
+    ),
+    heartbeatMs: file.heartbeatMs ?? 5_000,
+    logLevel: given["log-level"] ?? env.FW_LOG_LEVEL ?? "info",
+    logPretty: env.FW_LOG_PRETTY ? env.FW_LOG_PRETTY === "1" : isTty,
+  });
 }

@@ -4,14 +4,17 @@
  */
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import type { ActionHandler } from "../agent/actions/action";
 import { execAction } from "../agent/actions/exec";
 import { noopAction } from "../agent/actions/noop";
 import { Agent } from "../agent/agent";
+import { SqliteAgentState } from "../agent/state";
 import { createApp } from "./api";
-import { EmbeddedBus } from "./bus";
+import { EmbeddedBus, NatsBus } from "./bus";
 import type { Bus } from "./bus/bus";
+import { ensureEventStream } from "./bus/event-stream";
 import { type Clock, systemClock } from "./clock";
-import type { Config } from "./config";
+import type { AgentConfig, Config } from "./config";
 import { ConfigError } from "./errors";
 import { createRootLogger, type Logger } from "./log";
 import { Engine } from "./runtime/engine";
@@ -62,15 +65,30 @@ export async function startServer(
   const log =
     overrides.log ?? createRootLogger({ level: config.logLevel, pretty: config.logPretty });
   const clock = overrides.clock ?? systemClock;
-  if (config.natsUrl) {
-    throw new ConfigError(
-      "FW_NATS_URL is set, but this build has only the embedded bus; unset it to run embedded",
-    );
-  }
+  const embedded = config.natsUrl === null;
   const store = openStore(config);
-  const bus = new EmbeddedBus({
-    onError: (error, subject) => log.error({ err: error, subject }, "bus handler failed"),
-  });
+  let bus: Bus;
+  if (config.natsUrl === null) {
+    bus = new EmbeddedBus({
+      onError: (error, subject) => log.error({ err: error, subject }, "bus handler failed"),
+    });
+  } else {
+    try {
+      const nats = await NatsBus.connect({
+        servers: config.natsUrl,
+        name: "fleetwork-engine",
+        log: log.child({ scope: "nats" }),
+      });
+      // Events are published with plain NATS; the stream keeps them for replay.
+      await ensureEventStream(nats);
+      bus = nats;
+    } catch (error) {
+      await store.close().catch(() => {});
+      throw new ConfigError(`cannot use NATS at ${config.natsUrl}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
   const engine = new Engine({
     store,
     bus,
@@ -85,26 +103,31 @@ export async function startServer(
         heartbeatMs: config.heartbeatTimeoutMs,
       },
       defaultRetry: { limit: 0, backoffMs: 1_000, factor: 2, maxBackoffMs: 60_000 },
-      defaultAgentId: config.localAgentId,
+      // With NATS, agents are remote and every task names its own.
+      defaultAgentId: embedded ? config.localAgentId : null,
       commandTimeoutMs: 5_000,
       eventRetentionMs: config.eventRetentionMs,
-      restartedAgents: [config.localAgentId],
+      restartedAgents: embedded ? [config.localAgentId] : [],
+      agentHeartbeatTimeoutMs: config.agentTimeoutMs,
     },
   });
   try {
     await engine.start();
   } catch (error) {
+    await bus.close().catch(() => {});
     await store.close().catch(() => {});
     throw error;
   }
-  const agent = new Agent({
-    id: config.localAgentId,
-    bus,
-    log: log.child({ scope: "agent" }),
-    actions: [execAction, noopAction],
-    labels: { embedded: "true" },
-  });
-  agent.start();
+  const agent = embedded
+    ? new Agent({
+        id: config.localAgentId,
+        bus,
+        log: log.child({ scope: "agent" }),
+        actions: [execAction, noopAction],
+        labels: { embedded: "true" },
+      })
+    : null;
+  agent?.start();
   const app = createApp(engine, { log: log.child({ scope: "http" }) });
   let stopped = false;
   return {
@@ -133,10 +156,73 @@ export async function startServer(
       if (stopped) return;
       stopped = true;
       await app.stop().catch(() => {});
-      await agent.stop();
+      await agent?.stop();
       await engine.stop();
       await bus.close();
       await store.close();
+    },
+  };
+}
+
+export interface AgentProcess {
+  readonly agent: Agent;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+/** The actions an agent config allows: every one but exec unless listed. */
+export function allowedActions(config: AgentConfig): ActionHandler[] {
+  const all: ActionHandler[] = [noopAction, execAction];
+  const allowed = config.actions;
+  if (allowed === null) return all.filter((action) => action.type !== "exec");
+  const known = new Set(all.map((action) => action.type));
+  const unknown = allowed.filter((type) => !known.has(type));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `agent config lists unknown actions: ${unknown.join(", ")} (known: ${[...known].join(", ")})`,
+    );
+  }
+  return all.filter((action) => allowed.includes(action.type));
+}
+
+/** `fleetwork agent`: a host agent connected to the engine over NATS. */
+export async function startAgent(config: AgentConfig): Promise<AgentProcess> {
+  const log = createRootLogger({ level: config.logLevel, pretty: config.logPretty });
+  const actions = allowedActions(config);
+  let bus: NatsBus;
+  try {
+    bus = await NatsBus.connect({
+      servers: config.natsUrl,
+      name: `fleetwork-agent-${config.id}`,
+      log: log.child({ scope: "nats" }),
+    });
+  } catch (error) {
+    throw new ConfigError(`cannot reach NATS at ${config.natsUrl}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const state = new SqliteAgentState(config.stateDir);
+  const agent = new Agent({
+    id: config.id,
+    bus,
+    log: log.child({ scope: "agent", agentId: config.id }),
+    actions,
+    labels: config.labels,
+    instances: config.instances.map((instance) => ({ ...instance })),
+    heartbeatMs: config.heartbeatMs,
+    state,
+  });
+  agent.start();
+  let stopped = false;
+  return {
+    agent,
+    log,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await agent.stop();
+      await bus.close();
+      state.close();
     },
   };
 }
