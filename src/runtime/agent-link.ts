@@ -16,10 +16,14 @@ import {
   type CommandReply,
   patterns,
   type ReportAck,
+  type RunCommand,
   subjects,
 } from "../protocol";
 
 const reportCheck = TypeCompiler.Compile(AgentReport);
+/** Backoff between attempts to deliver a run that did not get through. */
+const RUN_RETRY_FIRST_MS = 100;
+const RUN_RETRY_MAX_MS = 2_000;
 const heartbeatCheck = TypeCompiler.Compile(AgentHeartbeat);
 const helloCheck = TypeCompiler.Compile(AgentHello);
 
@@ -37,6 +41,7 @@ export interface AgentLinkOptions {
 
 export class AgentLink {
   private subscriptions: Subscription[] = [];
+  private stopped = false;
 
   constructor(
     private readonly bus: Bus,
@@ -89,18 +94,34 @@ export class AgentLink {
   }
 
   /** Sends the task's current attempt to its agent. */
-  run(context: TaskContext): void {
+  /**
+   * Sends the task's current attempt to its agent. A run that does not get through
+   * (no agent listening, NATS down, no answer) is sent again with backoff for as long
+   * as `stillWaiting` says the attempt waits for its start; the agent's ledger makes a
+   * repeat harmless, and the task's delivery timeout decides when to give up.
+   */
+  run(context: TaskContext, stillWaiting: () => boolean): void {
     const { agentId, execId } = context;
     const action = context.actions[context.currentActionIdx];
     if (!agentId || !execId || !action) return;
-    this.send(agentId, {
+    const command: RunCommand = {
       kind: "run",
       execId,
       taskId: context.id,
       actionIdx: context.currentActionIdx,
       action,
       timeoutMs: context.timeouts.executionMs,
-    });
+    };
+    let wait = RUN_RETRY_FIRST_MS;
+    const attempt = () => {
+      this.send(agentId, command, () => {
+        if (this.stopped || !stillWaiting()) return;
+        const timer = setTimeout(attempt, wait);
+        timer.unref?.();
+        wait = Math.min(RUN_RETRY_MAX_MS, wait * 2);
+      });
+    };
+    attempt();
   }
 
   /** Cancel, pause or resume the task's current attempt, if one may be running. */
@@ -121,24 +142,32 @@ export class AgentLink {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions = [];
   }
 
-  private send(agentId: string, command: Exclude<AgentCommand, { kind: "reconcile" }>): void {
-    this.bus
-      .request<CommandReply>(subjects.command(agentId), command, {
+  private send(
+    agentId: string,
+    command: Exclude<AgentCommand, { kind: "reconcile" }>,
+    undelivered: () => void = () => {},
+  ): void {
+    let request: Promise<CommandReply>;
+    try {
+      request = this.bus.request<CommandReply>(subjects.command(agentId), command, {
         timeoutMs: this.options.commandTimeoutMs,
-      })
-      .then(
-        (reply) => {
-          if (!reply.ok) this.log.warn({ agentId, command: command.kind, reply }, "agent refused");
-        },
-        (error: unknown) => {
-          // The task's delivery timeout decides what happens to an attempt that never
-          // reached its agent; here we only say so.
-          this.log.debug({ agentId, command: command.kind, err: error }, "command not delivered");
-        },
-      );
+      });
+    } catch (error) {
+      request = Promise.reject(error);
+    }
+    request.then(
+      (reply) => {
+        if (!reply.ok) this.log.warn({ agentId, command: command.kind, reply }, "agent refused");
+      },
+      (error: unknown) => {
+        this.log.debug({ agentId, command: command.kind, err: error }, "command not delivered");
+        undelivered();
+      },
+    );
   }
 }

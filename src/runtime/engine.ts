@@ -104,7 +104,8 @@ export class Engine implements EngineApi {
     this.taskLogic = taskMachine.provide({
       actions: {
         requestDispatch: ({ context }) => this.requestDispatch(context),
-        sendRun: ({ context }) => this.agentLink.run(context),
+        sendRun: ({ context }) =>
+          this.agentLink.run(context, () => this.waitsForStart(context.id, context.execId)),
         sendCancel: ({ context }) => this.agentLink.control("cancel", context),
         sendPause: ({ context }) => this.agentLink.control("pause", context),
         sendResume: ({ context }) => this.agentLink.control("resume", context),
@@ -572,6 +573,12 @@ export class Engine implements EngineApi {
       },
       (error: unknown) => this.deps.log.warn({ agentId, err: error }, "could not reconcile agent"),
     );
+  }
+
+  /** Is the task still dispatched with this attempt, waiting for its agent to start it? */
+  private waitsForStart(id: number, execId: string | null): boolean {
+    const snapshot = this.live.get(id)?.actor.getSnapshot();
+    return snapshot?.value === "dispatched" && snapshot.context.execId === execId;
   }
 
   /**
