@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { noopAction } from "../agent/actions/noop";
 import { Agent } from "../agent/agent";
 import { EmbeddedBus } from "../src/bus";
+import type { Bus } from "../src/bus/bus";
 import { systemClock } from "../src/clock";
 import { silentLogger } from "../src/log";
 import { Engine } from "../src/runtime/engine";
@@ -15,18 +16,24 @@ import { SqliteStore } from "../src/store/sqlite-store";
 
 export interface BenchEngine {
   readonly engine: Engine;
-  readonly bus: EmbeddedBus;
+  readonly bus: Bus;
   readonly agent: Agent | null;
   readonly dir: string;
   close(options?: { keepDir?: boolean }): Promise<void>;
 }
 
 export async function startBenchEngine(
-  options: { dir?: string; withAgent?: boolean; passivateAfterMs?: number } = {},
+  options: {
+    dir?: string;
+    withAgent?: boolean;
+    passivateAfterMs?: number;
+    /** The bus to run on; an embedded one (with a local agent) by default. */
+    bus?: Bus;
+  } = {},
 ): Promise<BenchEngine> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "fw-bench-"));
   const store = new SqliteStore(join(dir, "fleetwork.db"));
-  const bus = new EmbeddedBus();
+  const bus = options.bus ?? new EmbeddedBus();
   const engine = new Engine({
     store,
     bus,
@@ -37,14 +44,14 @@ export async function startBenchEngine(
       wakeLeadMs: 1_000,
       defaultTimeouts: { deliveryMs: 60_000, executionMs: 3_600_000, heartbeatMs: 15_000 },
       defaultRetry: { limit: 0, backoffMs: 1_000, factor: 2, maxBackoffMs: 60_000 },
-      defaultAgentId: "local",
+      defaultAgentId: options.bus ? null : "local",
       commandTimeoutMs: 5_000,
       eventRetentionMs: 86_400_000,
     },
   });
   await engine.start();
   const agent =
-    options.withAgent === false
+    options.withAgent === false || options.bus
       ? null
       : new Agent({ id: "local", bus, log: silentLogger, actions: [noopAction] });
   agent?.start();

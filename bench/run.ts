@@ -4,8 +4,9 @@
  */
 import { parseArgs } from "node:util";
 import { runCore } from "./core";
+import { runNats } from "./nats";
 
-const BENCHES = ["core"] as const;
+const BENCHES = ["core", "nats"] as const;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -13,6 +14,7 @@ const { positionals, values } = parseArgs({
     tasks: { type: "string", default: "50000" },
     rounds: { type: "string", default: "3" },
     scheduled: { type: "string", default: "1000000" },
+    samples: { type: "string", default: "2000" },
     "no-peer": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -21,7 +23,7 @@ const { positionals, values } = parseArgs({
 const name = positionals[0];
 if (values.help || !name || !(BENCHES as readonly string[]).includes(name)) {
   process.stdout.write(
-    `usage: npm run bench -- ${BENCHES.join("|")} [--tasks N] [--rounds N] [--scheduled N] [--no-peer]\n`,
+    `usage: npm run bench -- ${BENCHES.join("|")} [--tasks N] [--rounds N] [--scheduled N] [--samples N] [--no-peer]\n`,
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -35,10 +37,18 @@ const positive = (text: string, flag: string) => {
   return n;
 };
 
-await runCore({
-  tasks: positive(values.tasks, "tasks"),
-  rounds: positive(values.rounds, "rounds"),
-  scheduled: positive(values.scheduled, "scheduled"),
-  peer: !values["no-peer"],
-});
+if (name === "nats") {
+  await runNats({
+    tasks: positive(values.tasks, "tasks"),
+    rounds: positive(values.rounds, "rounds"),
+    latencySamples: positive(values.samples, "samples"),
+  });
+} else {
+  await runCore({
+    tasks: positive(values.tasks, "tasks"),
+    rounds: positive(values.rounds, "rounds"),
+    scheduled: positive(values.scheduled, "scheduled"),
+    peer: !values["no-peer"],
+  });
+}
 process.exit(0);
