@@ -6,8 +6,11 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ActionHandler } from "../agent/actions/action";
 import { execAction } from "../agent/actions/exec";
+import { instanceActions } from "../agent/actions/instance-actions";
 import { noopAction } from "../agent/actions/noop";
 import { Agent } from "../agent/agent";
+import { BuildCache } from "../agent/build-cache";
+import { Instances } from "../agent/instances";
 import { SqliteAgentState } from "../agent/state";
 import { createApp } from "./api";
 import { EmbeddedBus, NatsBus } from "./bus";
@@ -17,6 +20,7 @@ import { type Clock, systemClock } from "./clock";
 import type { AgentConfig, Config } from "./config";
 import { ConfigError } from "./errors";
 import { createRootLogger, type Logger } from "./log";
+import { EntityKind, subjects } from "./protocol";
 import { Engine } from "./runtime/engine";
 import { PostgresStore } from "./store/postgres-store";
 import { SqliteStore } from "./store/sqlite-store";
@@ -170,9 +174,14 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-/** The actions an agent config allows: every one but exec unless listed. */
-export function allowedActions(config: AgentConfig): ActionHandler[] {
-  const all: ActionHandler[] = [noopAction, execAction];
+/**
+ * The actions an agent config allows, from those it could run: every one but exec
+ * unless the config lists them.
+ */
+export function allowedActions(
+  config: AgentConfig,
+  all: readonly ActionHandler[],
+): ActionHandler[] {
   const allowed = config.actions;
   if (allowed === null) return all.filter((action) => action.type !== "exec");
   const known = new Set(all.map((action) => action.type));
@@ -188,7 +197,18 @@ export function allowedActions(config: AgentConfig): ActionHandler[] {
 /** `fleetwork agent`: a host agent connected to the engine over NATS. */
 export async function startAgent(config: AgentConfig): Promise<AgentProcess> {
   const log = createRootLogger({ level: config.logLevel, pretty: config.logPretty });
-  const actions = allowedActions(config);
+  // Filled once the bus is up; an instance can only crash after it was started.
+  let onInstanceExit: (instanceId: string, code: number | null, signal: string | null) => void =
+    () => {};
+  const instances = new Instances(config.instances, (instanceId, code, signal) =>
+    onInstanceExit(instanceId, code, signal),
+  );
+  const builds = new BuildCache(config.stateDir);
+  const actions = allowedActions(config, [
+    noopAction,
+    execAction,
+    ...instanceActions({ instances, builds }),
+  ]);
   let bus: NatsBus;
   try {
     bus = await NatsBus.connect({
@@ -202,6 +222,20 @@ export async function startAgent(config: AgentConfig): Promise<AgentProcess> {
     });
   }
   const state = new SqliteAgentState(config.stateDir);
+  onInstanceExit = (instanceId, code, signal) => {
+    log.warn({ instanceId, code, signal }, "instance exited on its own");
+    try {
+      bus.publish(subjects.event(EntityKind.Agent, config.id, "instanceExited"), {
+        agentId: config.id,
+        instanceId,
+        code,
+        signal,
+        at: Date.now(),
+      });
+    } catch (error) {
+      log.debug({ err: error }, "could not publish the instance exit");
+    }
+  };
   const agent = new Agent({
     id: config.id,
     bus,

@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { join } from "node:path";
+import * as tar from "tar";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "../helpers/engine";
+import { type NatsServer, startNats } from "../helpers/nats";
+import {
+  BUN,
+  freePort,
+  REPO,
+  type ServerProcess,
+  startServerProcess,
+} from "../helpers/server-process";
+
+interface Task {
+  id: number;
+  status: string;
+  error: string | null;
+  currentActionIdx: number;
+}
+
+/** The game server of the build: answers its version, exits cleanly on SIGTERM. */
+const SERVER_JS = `
+const http = require("node:http");
+const version = require("node:fs").readFileSync(__dirname + "/VERSION", "utf8").trim();
+const server = http.createServer((_, res) => res.end(version));
+process.on("SIGTERM", () => server.close(() => process.exit(0)));
+server.listen(Number(process.env.PORT), "127.0.0.1");
+`;
+
+describe("deploying a real build to an application instance over NATS", () => {
+  const dir = tempDir("fw-deploy-");
+  let nats: NatsServer;
+  let engine: ServerProcess;
+  let agent: ChildProcess;
+  let files: Server;
+  let filesUrl = "";
+  let gamePort = 0;
+
+  async function build(version: string) {
+    const source = join(dir, `src-${version}`);
+    mkdirSync(source, { recursive: true });
+    writeFileSync(join(source, "server.js"), SERVER_JS);
+    writeFileSync(join(source, "VERSION"), `${version}\n`);
+    await tar.c({ gzip: true, cwd: source, file: join(dir, "www", `${version}.tar.gz`) }, [
+      "server.js",
+      "VERSION",
+    ]);
+  }
+
+  const deployActions = (buildId: string) => [
+    { type: "download-build", params: { buildId, url: `${filesUrl}/${buildId}.tar.gz` } },
+    { type: "extract-build", params: { buildId } },
+    { type: "stop-instance", params: { instanceId: "game-1", methodId: "graceful", timeout: 10 } },
+    { type: "deploy-build", params: { instanceId: "game-1", buildId } },
+    { type: "start-instance", params: { instanceId: "game-1" } },
+  ];
+
+  async function run(actions: unknown[]): Promise<Task> {
+    const response = await fetch(`${engine.url}/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ agent: "host-1", actions }),
+    });
+    expect(response.status).toBe(201);
+    const { id } = (await response.json()) as Task;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const task = (await (await fetch(`${engine.url}/tasks/${id}`)).json()) as Task;
+      if (["done", "failed", "cancelled", "timedOut"].includes(task.status)) return task;
+      if (Date.now() > deadline) throw new Error(`task ${id} is still ${task.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  const game = async () => (await fetch(`http://127.0.0.1:${gamePort}/`)).text();
+
+  beforeAll(async () => {
+    mkdirSync(join(dir, "www"), { recursive: true });
+    await build("v1");
+    await build("v2");
+    writeFileSync(join(dir, "www", "v3.tar.gz"), Buffer.from("\x1f\x8b\x08\x00 this is not gzip"));
+    files = createServer((req, res) => {
+      try {
+        res.end(readFileSync(join(dir, "www", (req.url ?? "/").slice(1))));
+      } catch {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", resolve));
+    const address = files.address();
+    filesUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+
+    nats = await startNats();
+    engine = await startServerProcess({
+      dataDir: join(dir, "engine"),
+      port: await freePort(),
+      env: { FW_NATS_URL: nats.url },
+    });
+    gamePort = await freePort();
+    const config = join(dir, "agent.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        heartbeatMs: 200,
+        instances: [
+          {
+            id: "game-1",
+            directory: join(dir, "instances", "game-1"),
+            start: {
+              command: `exec ${process.execPath} server.js`,
+              env: { PORT: String(gamePort) },
+            },
+            labels: { game: "arena" },
+            fleetId: 7,
+          },
+        ],
+      }),
+    );
+    agent = spawn(
+      BUN,
+      [
+        join(REPO, "src", "cli.ts"),
+        "agent",
+        "--nats",
+        nats.url,
+        "--id",
+        "host-1",
+        "--config",
+        config,
+        "--state-dir",
+        join(dir, "agent-state"),
+      ],
+      { cwd: REPO, stdio: "ignore" },
+    );
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const agents = (await (await fetch(`${engine.url}/agents`)).json()) as {
+        id: string;
+        instances: { id: string }[];
+      }[];
+      const host = agents.find((a) => a.id === "host-1");
+      if (host) {
+        expect(host.instances.map((i) => i.id)).toEqual(["game-1"]);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error("agent did not come online");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    // Stop the instance first: it is a real process outside the agent.
+    if (engine)
+      await run([{ type: "stop-instance", params: { instanceId: "game-1" } }]).catch(() => {});
+    agent?.kill("SIGKILL");
+    await engine?.stop("SIGKILL");
+    await nats?.stop();
+    await new Promise((resolve) => files?.close(resolve));
+  });
+
+  it("downloads, extracts, stops, deploys and starts v1, then upgrades to v2", async () => {
+    const first = await run(deployActions("v1"));
+    expect(first).toMatchObject({ status: "done", currentActionIdx: 4 });
+    expect(await game()).toBe("v1");
+
+    const second = await run(deployActions("v2"));
+    expect(second).toMatchObject({ status: "done", currentActionIdx: 4 });
+    expect(await game()).toBe("v2");
+    const log = readFileSync(join(dir, "instances", "game-1", "logs", "instance.log"), "utf8");
+    expect(log).not.toMatch(/Error/);
+  });
+
+  it("fails at extract on a corrupted archive, naming why, and keeps the previous build", async () => {
+    const broken = await run(deployActions("v3"));
+    expect(broken.status).toBe("failed");
+    expect(broken.currentActionIdx).toBe(1);
+    expect(broken.error).toMatch(/^extract-build: .*corrupt/i);
+    expect(await game()).toBe("v2");
+  });
+});
