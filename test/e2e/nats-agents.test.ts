@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsBus } from "../../src/bus";
+import { replayEvents } from "../../src/bus/event-stream";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
 import {
@@ -105,6 +107,20 @@ describe("an engine and host agents over a real NATS server", () => {
       return t.status === "done" ? t : undefined;
     });
     expect(done.results[0]?.stdout).toBe("over nats\n");
+
+    // Its state changes are kept in JetStream: a late subscriber replays them.
+    const reader = await NatsBus.connect({ servers: nats.url, name: "replayer" });
+    try {
+      const replayed = await replayEvents(reader, { filter: `fw.events.task.${id}.>`, limit: 50 });
+      expect(replayed.map((event) => event.subject.split(".").pop())).toEqual([
+        "ready",
+        "dispatched",
+        "running",
+        "done",
+      ]);
+    } finally {
+      await reader.close();
+    }
   });
 
   it("times out the attempt of a killed agent, and never runs it twice after a restart", async () => {
