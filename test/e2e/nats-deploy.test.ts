@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NatsBus } from "../../src/bus";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
 import {
@@ -180,5 +181,25 @@ describe("deploying a real build to an application instance over NATS", () => {
     expect(broken.currentActionIdx).toBe(1);
     expect(broken.error).toMatch(/^extract-build: .*corrupt/i);
     expect(await game()).toBe("v2");
+  });
+
+  it("reports an instance that crashes as an event", async () => {
+    const watcher = await NatsBus.connect({ servers: nats.url, name: "watcher" });
+    try {
+      const exited = new Promise<{ instanceId: string; signal: string | null }>((resolve) => {
+        watcher.subscribe<{ instanceId: string; signal: string | null }>(
+          "fw.events.agent.host-1.instanceExited",
+          (message) => resolve(message.data),
+        );
+      });
+      await watcher.flush();
+      const pid = Number(readFileSync(join(dir, "instances", "game-1", "instance.pid"), "utf8"));
+      process.kill(pid, "SIGKILL");
+      expect(await exited).toEqual(
+        expect.objectContaining({ instanceId: "game-1", signal: "SIGKILL" }),
+      );
+    } finally {
+      await watcher.close();
+    }
   });
 });
