@@ -206,7 +206,14 @@ export class Instances {
   pid(id: string): number | undefined {
     const state = this.state(id);
     const child = state.child;
-    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    // Node learns of a child's exit a little after the kernel does: until its exit
+    // event, ask the kernel whether the group is still there.
+    if (
+      child?.pid !== undefined &&
+      child.exitCode === null &&
+      child.signalCode === null &&
+      groupAlive(child.pid)
+    ) {
       return child.pid;
     }
     const pid = readPidFile(state.paths.pid);
