@@ -10,8 +10,8 @@
  * The engine, the JetStream producer and its consumer run in this process; agents are
  * separate processes, as they would be on other hosts.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import {
@@ -23,6 +23,7 @@ import {
 } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { NatsBus } from "../src/bus";
+import { startAgentProcess } from "../test/helpers/agent-process";
 import { startNats } from "../test/helpers/nats";
 import { fmt, median, percentile, startBenchEngine, table } from "./harness";
 
@@ -32,32 +33,17 @@ export interface NatsBenchOptions {
   readonly latencySamples: number;
 }
 
-const REPO = join(import.meta.dirname, "..");
-
 function startAgents(url: string, count: number, dir: string): ChildProcess[] {
-  return Array.from({ length: count }, (_, i) => {
-    const id = `bench-${i + 1}`;
-    const config = join(dir, `${id}.json`);
-    writeFileSync(config, JSON.stringify({ actions: ["noop"] }));
-    return spawn(
-      process.execPath,
-      [
-        join(REPO, "src", "cli.ts"),
-        "agent",
-        "--nats",
-        url,
-        "--id",
-        id,
-        "--config",
-        config,
-        "--state-dir",
-        join(dir, `${id}-state`),
-        "--log-level",
-        "warn",
-      ],
-      { cwd: REPO, stdio: "ignore", env: { ...process.env, NODE_ENV: "production" } },
-    );
-  });
+  return Array.from({ length: count }, (_, i) =>
+    startAgentProcess({
+      natsUrl: url,
+      id: `bench-${i + 1}`,
+      dir,
+      config: { actions: ["noop"] },
+      logLevel: "warn",
+      env: { NODE_ENV: "production" },
+    }),
+  );
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 60_000) {

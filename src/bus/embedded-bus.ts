@@ -16,10 +16,10 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./bus";
+import { requestTimeoutMs } from "./request-timeout";
 import { isValidQueueName, SubjectIndex } from "./subject";
 
 /** @default 5000, as in the `Bus` contract. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
 
 export interface EmbeddedBusOptions {
   /**
@@ -134,10 +134,7 @@ export class EmbeddedBus implements Bus {
     options: RequestOptions = {},
   ): Promise<T> {
     if (this.closed) throw new BusClosedError();
-    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new InvalidInputError(`request timeout must be > 0 ms, got ${timeoutMs}`, "timeoutMs");
-    }
+    const timeoutMs = requestTimeoutMs(options);
     const matched = this.index.match(subject);
     if (matched.length === 0) throw new NoRespondersError(subject);
     return new Promise<T>((resolve, reject) => {

@@ -6,8 +6,9 @@ export type {
   SubscribeOptions,
   Subscription,
 } from "./bus";
-export { DEFAULT_REQUEST_TIMEOUT_MS, EmbeddedBus, type EmbeddedBusOptions } from "./embedded-bus";
+export { EmbeddedBus, type EmbeddedBusOptions } from "./embedded-bus";
 export { NatsBus, type NatsBusOptions } from "./nats-bus";
+export { DEFAULT_REQUEST_TIMEOUT_MS } from "./request-timeout";
 export {
   isValidPattern,
   isValidQueueName,

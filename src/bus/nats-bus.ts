@@ -38,7 +38,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from "./bus";
-import { DEFAULT_REQUEST_TIMEOUT_MS } from "./embedded-bus";
+import { requestTimeoutMs } from "./request-timeout";
 import { isValidPattern, isValidQueueName, isValidSubject } from "./subject";
 
 /** How long close() lets the drain run before it closes the connection outright. */
@@ -223,10 +223,7 @@ export class NatsBus implements Bus {
     options: RequestOptions = {},
   ): Promise<T> {
     if (this.closed) throw new BusClosedError();
-    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new InvalidInputError(`request timeout must be > 0 ms, got ${timeoutMs}`, "timeoutMs");
-    }
+    const timeoutMs = requestTimeoutMs(options);
     checkSubject(subject);
     const payload = encode(data);
     return new Promise<T>((resolve, reject) => {

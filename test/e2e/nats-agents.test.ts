@@ -1,18 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsBus } from "../../src/bus";
 import { replayEvents } from "../../src/bus/event-stream";
+import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
-import {
-  BUN,
-  freePort,
-  REPO,
-  type ServerProcess,
-  startServerProcess,
-} from "../helpers/server-process";
+import { freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 
 interface Task {
   id: number;
@@ -41,24 +36,12 @@ describe("an engine and host agents over a real NATS server", () => {
   const dir = tempDir("fw-nats-e2e-");
 
   function startAgent(id: string) {
-    const config = join(dir, `${id}.json`);
-    writeFileSync(config, JSON.stringify({ actions: ["exec", "noop"], heartbeatMs: 100 }));
-    const child = spawn(
-      BUN,
-      [
-        join(REPO, "src", "cli.ts"),
-        "agent",
-        "--nats",
-        nats.url,
-        "--id",
-        id,
-        "--config",
-        config,
-        "--state-dir",
-        join(dir, `${id}-state`),
-      ],
-      { cwd: REPO, env: { ...process.env, FW_LOG_PRETTY: "0" }, stdio: "ignore" },
-    );
+    const child = startAgentProcess({
+      natsUrl: nats.url,
+      id,
+      dir,
+      config: { actions: ["exec", "noop"], heartbeatMs: 100 },
+    });
     agents.push(child);
     return child;
   }

@@ -1,19 +1,14 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsBus } from "../../src/bus";
+import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
-import {
-  BUN,
-  freePort,
-  REPO,
-  type ServerProcess,
-  startServerProcess,
-} from "../helpers/server-process";
+import { freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 
 interface Task {
   id: number;
@@ -102,10 +97,11 @@ describe("deploying a real build to an application instance over NATS", () => {
       env: { FW_NATS_URL: nats.url },
     });
     gamePort = await freePort();
-    const config = join(dir, "agent.json");
-    writeFileSync(
-      config,
-      JSON.stringify({
+    agent = startAgentProcess({
+      natsUrl: nats.url,
+      id: "host-1",
+      dir,
+      config: {
         heartbeatMs: 200,
         instances: [
           {
@@ -119,24 +115,8 @@ describe("deploying a real build to an application instance over NATS", () => {
             fleetId: 7,
           },
         ],
-      }),
-    );
-    agent = spawn(
-      BUN,
-      [
-        join(REPO, "src", "cli.ts"),
-        "agent",
-        "--nats",
-        nats.url,
-        "--id",
-        "host-1",
-        "--config",
-        config,
-        "--state-dir",
-        join(dir, "agent-state"),
-      ],
-      { cwd: REPO, stdio: "ignore" },
-    );
+      },
+    });
     const deadline = Date.now() + 15_000;
     for (;;) {
       const agents = (await (await fetch(`${engine.url}/agents`)).json()) as {

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { startNats } from "../helpers/nats";
-import { BUN, freePort, REPO, startServerProcess } from "../helpers/server-process";
+import { freePort, startServerProcess } from "../helpers/server-process";
 
 const TASKS = 1_000;
 const AGENTS = ["edge-1", "edge-2", "edge-3"];
@@ -28,27 +29,15 @@ describe("a NATS outage in the middle of a run", () => {
     });
     cleanups.push(() => engine.stop("SIGKILL"));
     for (const id of AGENTS) {
-      const config = join(dir, `${id}.json`);
-      writeFileSync(config, JSON.stringify({ actions: ["exec"], heartbeatMs: 500 }));
-      const child = spawn(
-        BUN,
-        [
-          join(REPO, "src", "cli.ts"),
-          "agent",
-          "--nats",
-          nats.url,
-          "--id",
+      children.push(
+        startAgentProcess({
+          natsUrl: nats.url,
           id,
-          "--config",
-          config,
-          "--state-dir",
-          join(dir, `${id}-state`),
-          "--log-level",
-          "warn",
-        ],
-        { cwd: REPO, stdio: "ignore" },
+          dir,
+          config: { actions: ["exec"], heartbeatMs: 500 },
+          logLevel: "warn",
+        }),
       );
-      children.push(child);
     }
     const deadline = Date.now() + 15_000;
     for (;;) {

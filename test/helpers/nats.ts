@@ -6,17 +6,15 @@
  * missing. Ready means a real client completed a handshake, not that a log line
  * appeared.
  */
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { promisify } from "node:util";
 import { connect } from "@nats-io/transport-node";
+import { findOrInstall } from "./apt";
 import { freePort } from "./free-port";
 
 export { freePort };
-
-const run = promisify(execFile);
 
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
@@ -46,33 +44,8 @@ function findBinary(): string | undefined {
   return undefined;
 }
 
-let installing: Promise<string> | undefined;
-
 function binary(): Promise<string> {
-  const found = findBinary();
-  if (found !== undefined) return Promise.resolve(found);
-  installing ??= install();
-  return installing;
-}
-
-async function install(): Promise<string> {
-  // Several test files may install at once; wait for dpkg's lock instead of failing.
-  const aptInstall = () =>
-    run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "nats-server"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  try {
-    await aptInstall();
-  } catch {
-    await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update"], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    await aptInstall();
-  }
-  const found = findBinary();
-  if (found === undefined) throw new Error("apt-get installed nats-server but it is not on PATH");
-  return found;
+  return findOrInstall("nats-server", findBinary);
 }
 
 /** Servers still running, killed if the test process exits without stopping them. */

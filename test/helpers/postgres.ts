@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
+import { findOrInstall } from "./apt";
 import { freePort } from "./free-port";
 
 export { freePort };
@@ -38,34 +39,8 @@ function findBinDir(): string | undefined {
   return versions[0] === undefined ? undefined : join(PG_ROOT, versions[0], "bin");
 }
 
-let installing: Promise<string> | undefined;
-
-async function binDir(): Promise<string> {
-  const found = findBinDir();
-  if (found) return found;
-  installing ??= install();
-  return installing;
-}
-
-async function install(): Promise<string> {
-  // Several test files may install at once; wait for dpkg's lock instead of failing.
-  const aptInstall = () =>
-    run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "postgresql"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  try {
-    await aptInstall();
-  } catch {
-    await run("apt-get", ["-o", "DPkg::Lock::Timeout=300", "update"], {
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    await aptInstall();
-  }
-  const found = findBinDir();
-  if (!found)
-    throw new Error(`apt-get installed postgresql but ${PG_ROOT}/*/bin/initdb is missing`);
-  return found;
+function binDir(): Promise<string> {
+  return findOrInstall("postgresql", findBinDir);
 }
 
 /** The uid and gid of the `postgres` system user, from /etc/passwd. */

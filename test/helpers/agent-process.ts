@@ -1,0 +1,42 @@
+/**
+ * A host agent as a real child process (`bun src/cli.ts agent`), connected to a NATS
+ * server, with its config file and state dir under `dir`.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BUN, REPO } from "./server-process";
+
+export interface AgentProcessOptions {
+  readonly natsUrl: string;
+  readonly id: string;
+  /** Where `<id>.json` and `<id>-state/` go. */
+  readonly dir: string;
+  /** The agent's config file contents (labels, actions, instances, heartbeatMs...). */
+  readonly config: Record<string, unknown>;
+  readonly logLevel?: string;
+  readonly env?: Record<string, string>;
+}
+
+export function startAgentProcess(options: AgentProcessOptions): ChildProcess {
+  const config = join(options.dir, `${options.id}.json`);
+  writeFileSync(config, JSON.stringify(options.config));
+  return spawn(
+    BUN,
+    [
+      join(REPO, "src", "cli.ts"),
+      "agent",
+      "--nats",
+      options.natsUrl,
+      "--id",
+      options.id,
+      "--config",
+      config,
+      "--state-dir",
+      join(options.dir, `${options.id}-state`),
+      "--log-level",
+      options.logLevel ?? "info",
+    ],
+    { cwd: REPO, stdio: "ignore", env: { ...process.env, FW_LOG_PRETTY: "0", ...options.env } },
+  );
+}
