@@ -5,6 +5,7 @@
 
 export const ErrorCode = {
   NotFound: "NOT_FOUND",
+  Unauthorized: "UNAUTHORIZED",
   IllegalTransition: "ILLEGAL_TRANSITION",
   InvalidInput: "INVALID_INPUT",
   Unavailable: "UNAVAILABLE",
@@ -47,6 +48,13 @@ export class IllegalTransitionError extends FleetworkError {
       ErrorCode.IllegalTransition,
       `cannot ${command} ${entity} ${id} in state ${state}; it accepts: ${accepted.join(", ") || "nothing"}`,
     );
+  }
+}
+
+/** No API key, or one the engine does not know. */
+export class UnauthorizedError extends FleetworkError {
+  constructor(message: string) {
+    super(ErrorCode.Unauthorized, message);
   }
 }
 

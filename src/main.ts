@@ -2,7 +2,8 @@
  * The composition root: the only module that wires concrete implementations
  * together (store, bus, engine, embedded agent, HTTP).
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ActionHandler } from "../agent/actions/action";
 import { execAction } from "../agent/actions/exec";
@@ -12,7 +13,7 @@ import { Agent } from "../agent/agent";
 import { BuildCache } from "../agent/build-cache";
 import { Instances } from "../agent/instances";
 import { SqliteAgentState } from "../agent/state";
-import { createApp } from "./api";
+import { ApiKeys, createApp } from "./api";
 import { EmbeddedBus, NatsBus } from "./bus";
 import type { Bus } from "./bus/bus";
 import { ensureEventStream } from "./bus/event-stream";
@@ -42,6 +43,8 @@ export interface Server {
 export interface ServerOverrides {
   readonly clock?: Clock;
   readonly log?: Logger;
+  /** Where the generated key is printed. @default stdout */
+  readonly print?: (text: string) => void;
 }
 
 function ensureWritableDir(dir: string) {
@@ -53,6 +56,32 @@ function ensureWritableDir(dir: string) {
       cause: error,
     });
   }
+}
+
+/** Where a generated API key is kept when FW_API_KEYS is unset. */
+export const GENERATED_KEY_FILE = "api-key";
+
+/**
+ * The configured keys, or one client ("default") with a random key kept in the data
+ * dir: created and printed once, with a curl line to paste, then reused.
+ */
+export function resolveApiKeys(config: Config, print: (text: string) => void): ApiKeys {
+  if (config.apiKeys.length > 0) return new ApiKeys(config.apiKeys);
+  ensureWritableDir(config.dataDir);
+  const file = join(config.dataDir, GENERATED_KEY_FILE);
+  if (existsSync(file)) {
+    const [client, key] = readFileSync(file, "utf8").trim().split(":");
+    if (client && key) return new ApiKeys([{ client, key }]);
+  }
+  const key = randomBytes(24).toString("base64url");
+  writeFileSync(file, `default:${key}\n`, { mode: 0o600 });
+  const host = config.host === "0.0.0.0" ? "localhost" : config.host;
+  print(
+    `fleetwork: FW_API_KEYS is not set, so client "default" was created with API key ${key}\n` +
+      `fleetwork: it is kept in ${file}; try:\n` +
+      `  curl -H 'Authorization: Bearer ${key}' http://${host}:${config.port}/tasks\n`,
+  );
+  return new ApiKeys([{ client: "default", key }]);
 }
 
 export function openStore(config: Config): Store {
@@ -69,6 +98,7 @@ export async function startServer(
   const log =
     overrides.log ?? createRootLogger({ level: config.logLevel, pretty: config.logPretty });
   const clock = overrides.clock ?? systemClock;
+  const apiKeys = resolveApiKeys(config, overrides.print ?? ((text) => process.stdout.write(text)));
   const embedded = config.natsUrl === null;
   const store = openStore(config);
   let bus: Bus;
@@ -132,7 +162,7 @@ export async function startServer(
       })
     : null;
   agent?.start();
-  const app = createApp(engine, { log: log.child({ scope: "http" }) });
+  const app = createApp(engine, { log: log.child({ scope: "http" }), apiKeys });
   let stopped = false;
   return {
     engine,

@@ -5,12 +5,15 @@
 import { Elysia } from "elysia";
 import type { Logger } from "../log";
 import type { EngineApi } from "../runtime/commands";
+import type { ApiKeys } from "./auth";
 import { toNativeError, validationError } from "./errors";
 import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
 
 export interface AppOptions {
   readonly log: Logger;
+  /** Who may call; every route but `GET /` needs one of these keys. */
+  readonly apiKeys: ApiKeys;
   /** Larger bodies are refused with 413. @default 1 MiB */
   readonly maxBodyBytes?: number;
 }
@@ -50,8 +53,8 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       return { error: { code: "INTERNAL", message: "internal error" } };
     })
     .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
-    .use(nativeTasks(engine))
-    .use(nativeAgents(engine));
+    .use(nativeTasks(engine, options.apiKeys))
+    .use(nativeAgents(engine, options.apiKeys));
 }
 
 export type App = ReturnType<typeof createApp>;

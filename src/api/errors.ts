@@ -14,6 +14,7 @@ export interface NativeError {
 
 const STATUS: Record<string, number> = {
   [ErrorCode.NotFound]: 404,
+  [ErrorCode.Unauthorized]: 401,
   [ErrorCode.IllegalTransition]: 409,
   [ErrorCode.InvalidInput]: 400,
   [ErrorCode.Unavailable]: 503,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/engine";
-import { freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
+import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 
 interface TaskBody {
   id: number;
@@ -15,14 +15,14 @@ interface TaskBody {
 async function post(url: string, body: unknown): Promise<{ status: number; task: TaskBody }> {
   const response = await fetch(`${url}/tasks`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { ...AUTH, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
   return { status: response.status, task: (await response.json()) as TaskBody };
 }
 
 async function get(url: string, id: number): Promise<TaskBody> {
-  const response = await fetch(`${url}/tasks/${id}`);
+  const response = await fetch(`${url}/tasks/${id}`, { headers: AUTH });
   expect(response.status).toBe(200);
   return (await response.json()) as TaskBody;
 }

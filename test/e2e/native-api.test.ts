@@ -1,24 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../src/api";
-import { DEFAULT_TENANT } from "../../src/api/native/tasks";
+import { ApiKeys, createApp } from "../../src/api";
 import { silentLogger } from "../../src/log";
-import { startTestEngine, type TestEngine } from "../helpers/engine";
+import { startTestEngine, TENANT, type TestEngine } from "../helpers/engine";
 
 let t: TestEngine;
 let app: ReturnType<typeof createApp>;
+// Client "test" is the helper's tenant; "other" is a second client.
+const apiKeys = new ApiKeys([
+  { client: TENANT, key: "key-of-test" },
+  { client: "other", key: "key-of-other" },
+]);
+const AS_TEST = { authorization: "Bearer key-of-test" };
 
 beforeAll(async () => {
-  t = await startTestEngine({ tenant: DEFAULT_TENANT });
-  app = createApp(t.engine, { log: silentLogger });
+  t = await startTestEngine();
+  app = createApp(t.engine, { log: silentLogger, apiKeys });
 });
 afterAll(() => t.stop());
 
-async function call(method: string, path: string, body?: unknown, raw?: string) {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  raw?: string,
+  auth: Record<string, string> = AS_TEST,
+) {
   const response = await app.handle(
     new Request(`http://localhost${path}`, {
       method,
       headers:
-        body !== undefined || raw !== undefined ? { "content-type": "application/json" } : {},
+        body !== undefined || raw !== undefined
+          ? { ...auth, "content-type": "application/json" }
+          : auth,
       body: raw ?? (body === undefined ? undefined : JSON.stringify(body)),
     }),
   );
@@ -27,7 +40,7 @@ async function call(method: string, path: string, body?: unknown, raw?: string) 
 }
 
 async function taskCount() {
-  return (await t.engine.list(DEFAULT_TENANT, { limit: 1000 })).length;
+  return (await t.engine.list(TENANT, { limit: 1000 })).length;
 }
 
 describe("native task API", () => {
@@ -99,12 +112,12 @@ describe("native task API", () => {
   });
 
   it("refuses a body over the size limit", async () => {
-    const small = createApp(t.engine, { log: silentLogger, maxBodyBytes: 1024 });
+    const small = createApp(t.engine, { log: silentLogger, apiKeys, maxBodyBytes: 1024 });
     const server = small.listen({ port: 0, hostname: "127.0.0.1" });
     try {
       const response = await fetch(`http://127.0.0.1:${server.server?.port}/tasks`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...AS_TEST, "content-type": "application/json" },
         body: JSON.stringify({ actions: [{ type: "noop", params: { pad: "x".repeat(4096) } }] }),
       });
       expect(response.status).toBe(413);
@@ -150,5 +163,57 @@ describe("native task API", () => {
     await t.waitFor(created.json.id, ["done"]);
     const late = await call("POST", `/tasks/${created.json.id}/conclude`, { delayMs: 99999999 });
     expect(late.status).toBe(400);
+  });
+});
+
+describe("API keys and tenants", () => {
+  it("leaves only GET / open", async () => {
+    expect((await call("GET", "/", undefined, undefined, {})).status).toBe(200);
+    const missing = await call("GET", "/tasks", undefined, undefined, {});
+    expect(missing.status).toBe(401);
+    expect(missing.json.error.code).toBe("UNAUTHORIZED");
+    expect((await call("GET", "/agents", undefined, undefined, {})).status).toBe(401);
+    const wrong = await call("GET", "/tasks", undefined, undefined, {
+      authorization: "Bearer nope",
+    });
+    expect(wrong.status).toBe(401);
+  });
+
+  it("accepts the key in each of the three header forms", async () => {
+    const forms: Record<string, string>[] = [
+      { authorization: "Bearer key-of-test" },
+      { "private-token": "key-of-test" },
+      { client: TENANT, "api-key": "key-of-test" },
+    ];
+    for (const headers of forms) {
+      expect((await call("GET", "/tasks", undefined, undefined, headers)).status).toBe(200);
+    }
+    // A key presented under another client's name is refused.
+    const mismatch = await call("GET", "/tasks", undefined, undefined, {
+      client: "other",
+      "api-key": "key-of-test",
+    });
+    expect(mismatch.status).toBe(401);
+  });
+
+  it("hides one client's tasks from another: 404, never data", async () => {
+    const created = await call("POST", "/tasks", {
+      actions: [{ type: "exec", params: { command: "sleep 30" } }],
+    });
+    const id = created.json.id;
+    await t.waitFor(id, ["running"]);
+    const other = { authorization: "Bearer key-of-other" };
+    for (const [method, path] of [
+      ["GET", `/tasks/${id}`],
+      ["POST", `/tasks/${id}/cancel`],
+      ["POST", `/tasks/${id}/pause`],
+    ] as const) {
+      const answer = await call(method, path, undefined, undefined, other);
+      expect(answer.status).toBe(404);
+      expect(JSON.stringify(answer.json)).not.toContain("sleep");
+    }
+    const listed = await call("GET", "/tasks", undefined, undefined, other);
+    expect(listed.json).toEqual([]);
+    expect((await call("POST", `/tasks/${id}/cancel`)).json.state).toBe("cancelled");
   });
 });

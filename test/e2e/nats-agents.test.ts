@@ -7,7 +7,7 @@ import { replayEvents } from "../../src/bus/event-stream";
 import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
-import { freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
+import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 
 interface Task {
   id: number;
@@ -49,7 +49,7 @@ describe("an engine and host agents over a real NATS server", () => {
   const api = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${engine.url}${path}`, {
       method,
-      headers: body ? { "content-type": "application/json" } : {},
+      headers: body ? { ...AUTH, "content-type": "application/json" } : AUTH,
       body: body ? JSON.stringify(body) : undefined,
     });
     return { status: response.status, json: (await response.json()) as unknown };

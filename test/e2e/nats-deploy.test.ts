@@ -8,7 +8,7 @@ import { NatsBus } from "../../src/bus";
 import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
-import { freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
+import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 
 interface Task {
   id: number;
@@ -57,14 +57,16 @@ describe("deploying a real build to an application instance over NATS", () => {
   async function run(actions: unknown[]): Promise<Task> {
     const response = await fetch(`${engine.url}/tasks`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { ...AUTH, "content-type": "application/json" },
       body: JSON.stringify({ agent: "host-1", actions }),
     });
     expect(response.status).toBe(201);
     const { id } = (await response.json()) as Task;
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const task = (await (await fetch(`${engine.url}/tasks/${id}`)).json()) as Task;
+      const task = (await (
+        await fetch(`${engine.url}/tasks/${id}`, { headers: AUTH })
+      ).json()) as Task;
       if (["done", "failed", "cancelled", "timedOut"].includes(task.status)) return task;
       if (Date.now() > deadline) throw new Error(`task ${id} is still ${task.status}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -119,7 +121,7 @@ describe("deploying a real build to an application instance over NATS", () => {
     });
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const agents = (await (await fetch(`${engine.url}/agents`)).json()) as {
+      const agents = (await (await fetch(`${engine.url}/agents`, { headers: AUTH })).json()) as {
         id: string;
         instances: { id: string }[];
       }[];

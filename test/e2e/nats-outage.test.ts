@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { startNats } from "../helpers/nats";
-import { freePort, startServerProcess } from "../helpers/server-process";
+import { AUTH, freePort, startServerProcess } from "../helpers/server-process";
 
 const TASKS = 1_000;
 const AGENTS = ["edge-1", "edge-2", "edge-3"];
@@ -41,7 +41,9 @@ describe("a NATS outage in the middle of a run", () => {
     }
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const agents = (await (await fetch(`${engine.url}/agents`)).json()) as { status: string }[];
+      const agents = (await (await fetch(`${engine.url}/agents`, { headers: AUTH })).json()) as {
+        status: string;
+      }[];
       if (agents.filter((a) => a.status === "online").length === AGENTS.length) break;
       if (Date.now() > deadline) throw new Error("agents did not come online");
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -51,7 +53,7 @@ describe("a NATS outage in the middle of a run", () => {
     const submit = async (n: number) => {
       const response = await fetch(`${engine.url}/tasks`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { ...AUTH, "content-type": "application/json" },
         body: JSON.stringify({
           agent: AGENTS[n % AGENTS.length],
           actions: [{ type: "exec", params: { command: `echo ${n} >> ${ranLog}` } }],
@@ -70,7 +72,9 @@ describe("a NATS outage in the middle of a run", () => {
     const settleBy = Date.now() + 60_000;
     let statuses: Record<string, number> = {};
     for (;;) {
-      const tasks = (await (await fetch(`${engine.url}/tasks?limit=1000`)).json()) as {
+      const tasks = (await (
+        await fetch(`${engine.url}/tasks?limit=1000`, { headers: AUTH })
+      ).json()) as {
         status: string;
       }[];
       statuses = {};

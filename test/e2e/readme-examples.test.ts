@@ -44,19 +44,30 @@ describe("the README's commands are true", () => {
   describe("its curl examples work against a real server", () => {
     let server: ServerProcess;
     let port: number;
+    let dataDir: string;
     beforeAll(async () => {
       port = await freePort();
-      server = await startServerProcess({ dataDir: tempDir("fw-readme-"), port });
+      dataDir = tempDir("fw-readme-");
+      // As a newcomer runs it: no FW_API_KEYS, so the server makes and prints a key.
+      server = await startServerProcess({ dataDir, port, env: { FW_API_KEYS: "" } });
+    });
+
+    it("prints the generated key once, with a curl line that works", () => {
+      const key = readFileSync(join(dataDir, "api-key"), "utf8").trim().split(":")[1] as string;
+      expect(server.output()).toContain(`curl -H 'Authorization: Bearer ${key}'`);
     });
     afterAll(() => server?.stop());
 
     const curls = commands.filter((c) => c.startsWith("curl "));
+    const keyLine = commands.find((c) => c.startsWith("KEY="));
     it("has examples to run", () => {
       expect(curls.length).toBeGreaterThanOrEqual(3);
     });
     it.each(curls)("%s", (command) => {
       const local = command.replaceAll("localhost:8080", `127.0.0.1:${port}`);
-      const output = execFileSync("sh", ["-c", `${local} --fail-with-body`], {
+      // The README's own line that reads the key, run in the server's data dir.
+      const readKey = (keyLine ?? "").replace("data/api-key", join(dataDir, "api-key"));
+      const output = execFileSync("sh", ["-c", `${readKey}; ${local} --fail-with-body`], {
         encoding: "utf8",
         timeout: 10_000,
       });

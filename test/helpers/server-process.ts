@@ -9,6 +9,10 @@ import { freePort } from "./free-port";
 export { freePort };
 
 export const REPO = join(import.meta.dirname, "..", "..");
+
+/** The API key servers started here accept (client "test"), and its header. */
+export const TEST_API_KEY = "test-key";
+export const AUTH = { authorization: `Bearer ${TEST_API_KEY}` } as const;
 export const BUN = join(REPO, "node_modules", ".bin", "bun");
 
 export interface ServerProcess {
@@ -33,6 +37,7 @@ export async function startServerProcess(options: {
       HOST: "127.0.0.1",
       FW_DATA_DIR: options.dataDir,
       FW_LOG_PRETTY: "0",
+      FW_API_KEYS: `test:${TEST_API_KEY}`,
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,6 +1,7 @@
 /** The native agents API: what the engine knows of its agents. */
 import { Elysia, t } from "elysia";
 import type { AgentView, EngineApi } from "../../runtime/commands";
+import type { ApiKeys } from "../auth";
 
 const AgentResponse = t.Object({
   id: t.String(),
@@ -24,16 +25,16 @@ function presentAgent(agent: AgentView) {
   };
 }
 
-export function nativeAgents(engine: EngineApi) {
-  return new Elysia({ name: "native-agents" }).get(
-    "/agents",
-    () => engine.agents().map(presentAgent),
-    {
+export function nativeAgents(engine: EngineApi, keys: ApiKeys) {
+  return new Elysia({ name: "native-agents" })
+    .onBeforeHandle({ as: "scoped" }, ({ request }) => {
+      keys.require(request.headers);
+    })
+    .get("/agents", () => engine.agents().map(presentAgent), {
       response: t.Array(AgentResponse),
       detail: {
         summary: "Agents with status, labels, instances, last heartbeat",
         tags: ["agents"],
       },
-    },
-  );
+    });
 }

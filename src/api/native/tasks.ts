@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import type { EngineApi, TaskView } from "../../runtime/commands";
+import type { ApiKeys } from "../auth";
 import {
   ConcludeBody,
   ListTasksQuery,
@@ -54,78 +55,83 @@ export function presentTask(view: TaskView) {
   };
 }
 
-/** Tenancy arrives with API keys; until then every request acts for this one. */
-export const DEFAULT_TENANT = "default";
-
-export function nativeTasks(engine: EngineApi) {
-  const tenant = DEFAULT_TENANT;
-  return new Elysia({ name: "native-tasks" })
-    .post(
-      "/tasks",
-      async ({ body, set }) => {
-        const executeAt =
-          body.executeAt === undefined
-            ? undefined
-            : typeof body.executeAt === "number"
-              ? body.executeAt
-              : Date.parse(body.executeAt);
-        const view = await engine.submit({ ...body, agentId: body.agent, tenant, executeAt });
-        set.status = 201;
-        return presentTask(view);
-      },
-      {
-        body: SubmitTaskBody,
-        response: { 201: TaskResponse },
-        detail: { summary: "Create a task", tags: ["tasks"] },
-      },
-    )
-    .get(
-      "/tasks",
-      async ({ query }) => {
-        const views = await engine.list(tenant, {
-          status: query.status?.split(",").map((s) => s.trim()),
-          lane: query.lane,
-          beforeId: query.before,
-          limit: query.limit,
-        });
-        return views.map(presentTask);
-      },
-      { query: ListTasksQuery, detail: { summary: "List tasks, newest first", tags: ["tasks"] } },
-    )
-    .get("/tasks/:id", async ({ params }) => presentTask(await engine.get(tenant, params.id)), {
-      params: TaskIdParams,
-      response: TaskResponse,
-      detail: { summary: "Get a task", tags: ["tasks"] },
-    })
-    .post(
-      "/tasks/:id/cancel",
-      async ({ params }) => presentTask(await engine.cancel(tenant, params.id)),
-      { params: TaskIdParams, response: TaskResponse, detail: { tags: ["tasks"] } },
-    )
-    .post(
-      "/tasks/:id/pause",
-      async ({ params, body }) => presentTask(await engine.pause(tenant, params.id, body?.mode)),
-      {
-        params: TaskIdParams,
-        body: PauseBody,
-        response: TaskResponse,
-        detail: { tags: ["tasks"] },
-      },
-    )
-    .post(
-      "/tasks/:id/resume",
-      async ({ params }) => presentTask(await engine.resume(tenant, params.id)),
-      { params: TaskIdParams, response: TaskResponse, detail: { tags: ["tasks"] } },
-    )
-    .post(
-      "/tasks/:id/conclude",
-      async ({ params, body }) =>
-        presentTask(await engine.conclude(tenant, params.id, body.delayMs ?? 0)),
-      {
-        params: TaskIdParams,
-        body: ConcludeBody,
-        response: TaskResponse,
-        detail: { tags: ["tasks"] },
-      },
-    );
+export function nativeTasks(engine: EngineApi, keys: ApiKeys) {
+  return (
+    new Elysia({ name: "native-tasks" })
+      // The client the key names is the tenant: another client's tasks do not exist.
+      .derive({ as: "scoped" }, ({ request }) => ({ tenant: keys.require(request.headers) }))
+      .post(
+        "/tasks",
+        async ({ body, set, tenant }) => {
+          const executeAt =
+            body.executeAt === undefined
+              ? undefined
+              : typeof body.executeAt === "number"
+                ? body.executeAt
+                : Date.parse(body.executeAt);
+          const view = await engine.submit({ ...body, agentId: body.agent, tenant, executeAt });
+          set.status = 201;
+          return presentTask(view);
+        },
+        {
+          body: SubmitTaskBody,
+          response: { 201: TaskResponse },
+          detail: { summary: "Create a task", tags: ["tasks"] },
+        },
+      )
+      .get(
+        "/tasks",
+        async ({ query, tenant }) => {
+          const views = await engine.list(tenant, {
+            status: query.status?.split(",").map((s) => s.trim()),
+            lane: query.lane,
+            beforeId: query.before,
+            limit: query.limit,
+          });
+          return views.map(presentTask);
+        },
+        { query: ListTasksQuery, detail: { summary: "List tasks, newest first", tags: ["tasks"] } },
+      )
+      .get(
+        "/tasks/:id",
+        async ({ params, tenant }) => presentTask(await engine.get(tenant, params.id)),
+        {
+          params: TaskIdParams,
+          response: TaskResponse,
+          detail: { summary: "Get a task", tags: ["tasks"] },
+        },
+      )
+      .post(
+        "/tasks/:id/cancel",
+        async ({ params, tenant }) => presentTask(await engine.cancel(tenant, params.id)),
+        { params: TaskIdParams, response: TaskResponse, detail: { tags: ["tasks"] } },
+      )
+      .post(
+        "/tasks/:id/pause",
+        async ({ params, body, tenant }) =>
+          presentTask(await engine.pause(tenant, params.id, body?.mode)),
+        {
+          params: TaskIdParams,
+          body: PauseBody,
+          response: TaskResponse,
+          detail: { tags: ["tasks"] },
+        },
+      )
+      .post(
+        "/tasks/:id/resume",
+        async ({ params, tenant }) => presentTask(await engine.resume(tenant, params.id)),
+        { params: TaskIdParams, response: TaskResponse, detail: { tags: ["tasks"] } },
+      )
+      .post(
+        "/tasks/:id/conclude",
+        async ({ params, body, tenant }) =>
+          presentTask(await engine.conclude(tenant, params.id, body.delayMs ?? 0)),
+        {
+          params: TaskIdParams,
+          body: ConcludeBody,
+          response: TaskResponse,
+          detail: { tags: ["tasks"] },
+        },
+      )
+  );
 }
