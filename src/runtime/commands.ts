@@ -78,6 +78,28 @@ export interface TaskView {
   readonly accepts: readonly string[];
 }
 
+/** A batch: one task per target, created together. */
+export interface BatchView {
+  readonly id: number;
+  readonly tenant: string;
+  readonly status: "running" | "finished";
+  readonly taskIds: readonly number[];
+  /** Outcome per finished task id. */
+  readonly outcomes: Readonly<Record<number, string>>;
+  readonly counts: {
+    readonly succeeded: number;
+    readonly failed: number;
+    readonly cancelled: number;
+    readonly timedOut: number;
+  };
+  readonly createdAt: number;
+  readonly executeAt: number;
+  readonly finishedAt: number | null;
+}
+
+/** A task of a batch: everything but what the batch decides for all of them. */
+export type BatchTask = Omit<SubmitTask, "tenant" | "batchId" | "executeAt">;
+
 export interface ListTasks {
   readonly status?: readonly string[];
   readonly lane?: string;
@@ -121,6 +143,15 @@ export interface EngineCommands {
   clean(tenant: string, id: number): Promise<void>;
   /** Cancels (when not finished) and cleans. */
   destroy(tenant: string, id: number): Promise<void>;
+  /**
+   * Creates one task per entry and a batch of them, all or nothing: one bad entry
+   * creates nothing.
+   */
+  submitBatch(
+    tenant: string,
+    tasks: readonly BatchTask[],
+    options?: { executeAt?: number },
+  ): Promise<{ batch: BatchView; tasks: TaskView[] }>;
   pauseLane(tenant: string, lane: string): Promise<void>;
   resumeLane(tenant: string, lane: string, continueLocked: boolean): Promise<void>;
 }
@@ -128,6 +159,7 @@ export interface EngineCommands {
 export interface EngineQueries {
   get(tenant: string, id: number): Promise<TaskView>;
   list(tenant: string, query: ListTasks): Promise<TaskView[]>;
+  getBatch(tenant: string, id: number): Promise<BatchView>;
   stats(): EngineStats;
   /** Every agent that has said hello or sent a heartbeat since the engine started. */
   agents(): AgentView[];

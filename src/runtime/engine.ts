@@ -36,8 +36,11 @@ import { GroupCommitWriter } from "../store/group-commit";
 import type { Store, TaskRow } from "../store/store";
 import { AgentLink } from "./agent-link";
 import { Agents } from "./agents";
+import { Batches, parseBatchRow } from "./batches";
 import type {
   AgentView,
+  BatchTask,
+  BatchView,
   EngineApi,
   EngineStats,
   ListTasks,
@@ -49,7 +52,7 @@ import { Journal } from "./journal";
 import { Lanes } from "./lanes";
 import { parseTaskRow, statePath, stateValue, taskRow, taskView, topLevel } from "./task-records";
 import { TimerService } from "./timer-service";
-import { validateSubmit } from "./validate-submit";
+import { type ValidSubmit, validateSubmit } from "./validate-submit";
 
 export type { EngineOptions };
 
@@ -82,6 +85,7 @@ export class Engine implements EngineApi {
   private journal!: Journal;
   private lanes!: Lanes;
   private agentRegistry!: Agents;
+  private batches!: Batches;
   private lastTaskId = 0;
   private submitted = 0;
   private readonly finished: Record<string, number> = {};
@@ -96,6 +100,7 @@ export class Engine implements EngineApi {
       onCommitted: (set) => {
         this.journal.publishCommitted(set.events);
         for (const row of set.tasks) if (FINAL.has(row.state)) this.passivateFinished(row.id);
+        for (const row of set.batches) this.batches.committed(row.id, row.state);
       },
     });
     this.agentLink = new AgentLink(bus, log.child({ scope: "agents" }), {
@@ -138,7 +143,22 @@ export class Engine implements EngineApi {
         reconcile: (agentId) => this.reconcile(agentId),
       },
     );
+    this.batches = new Batches(
+      this.timers,
+      clock,
+      this.writer,
+      this.journal,
+      counters.batchId,
+      (tenant, taskIds) => {
+        for (const id of taskIds) {
+          this.cancel(tenant, id).catch((error: unknown) =>
+            log.debug({ taskId: id, err: error }, "batch cancel skipped a task"),
+          );
+        }
+      },
+    );
     const started = performance.now();
+    this.batches.restore(await store.openBatches());
     this.lanes.restore(await store.lanes());
     const horizon = clock.now() + this.deps.options.passivateAfterMs;
     const rows = await store.liveTasks(horizon);
@@ -190,9 +210,50 @@ export class Engine implements EngineApi {
 
   async submit(spec: SubmitTask): Promise<TaskView> {
     this.assertWritable();
+    const view = this.createTask(spec, validateSubmit(spec, this.deps.options));
+    await this.writer.barrier();
+    return view;
+  }
+
+  async submitBatch(
+    tenant: string,
+    tasks: readonly BatchTask[],
+    options: { executeAt?: number } = {},
+  ): Promise<{ batch: BatchView; tasks: TaskView[] }> {
+    this.assertWritable();
+    if (tasks.length === 0) throw new InvalidInputError("a batch needs at least one task", "tasks");
+    const specs = tasks.map((task) => ({ ...task, tenant, executeAt: options.executeAt }));
+    // All or nothing: every task is checked before the first one is created.
+    const valid = specs.map((spec, i) => {
+      try {
+        return validateSubmit(spec, this.deps.options);
+      } catch (error) {
+        if (error instanceof InvalidInputError) {
+          const field = error.field ? `tasks[${i}].${error.field}` : `tasks[${i}]`;
+          throw new InvalidInputError(`tasks[${i}]: ${error.message}`, field);
+        }
+        throw error;
+      }
+    });
+    const batchId = this.batches.nextId();
+    const views = specs.map((spec, i) =>
+      this.createTask({ ...spec, batchId }, valid[i] as ValidSubmit),
+    );
+    const now = this.deps.clock.now();
+    const batch = this.batches.create(
+      batchId,
+      tenant,
+      views.map((view) => view.id),
+      Math.max(now, options.executeAt ?? now),
+    );
+    await this.writer.barrier();
+    return { batch, tasks: views };
+  }
+
+  /** Creates the task (an actor, or a row and a wake-up when it is far ahead). */
+  private createTask(spec: SubmitTask, valid: ValidSubmit): TaskView {
     const { clock, options } = this.deps;
     const now = clock.now();
-    const valid = validateSubmit(spec, options);
     const input: TaskInput = {
       id: ++this.lastTaskId,
       tenant: spec.tenant,
@@ -213,7 +274,6 @@ export class Engine implements EngineApi {
       now,
     };
     this.submitted++;
-    let view: TaskView;
     if (input.executeAt - now > options.passivateAfterMs) {
       // Far ahead: straight to disk and the timer heap, no actor.
       const context = initialTaskContext(input);
@@ -221,13 +281,9 @@ export class Engine implements EngineApi {
       this.writer.markTask(input.id, () => row);
       this.journal.record(EntityKind.Task, input.id, "scheduled", "scheduled", input.tenant, now);
       this.timers.wakeAt(input.executeAt - options.wakeLeadMs, input.id);
-      view = taskView("scheduled", context, ["PAUSE", "CANCEL"]);
-    } else {
-      const task = this.startTask(createActor(this.taskLogic, { input, clock: this.timers }));
-      view = this.view(task);
+      return taskView("scheduled", context, ["PAUSE", "CANCEL"]);
     }
-    await this.writer.barrier();
-    return view;
+    return this.view(this.startTask(createActor(this.taskLogic, { input, clock: this.timers })));
   }
 
   cancel(tenant: string, id: number): Promise<TaskView> {
@@ -318,6 +374,17 @@ export class Engine implements EngineApi {
     return wanted ? views.filter((view) => wanted.includes(view.status)) : views;
   }
 
+  async getBatch(tenant: string, id: number): Promise<BatchView> {
+    const live = this.batches.get(id);
+    if (live) {
+      if (live.tenant !== tenant) throw new NotFoundError("batch", id);
+      return live;
+    }
+    const row = await this.deps.store.getBatch(id);
+    if (!row || row.tenant !== tenant) throw new NotFoundError("batch", id);
+    return parseBatchRow(row);
+  }
+
   stats(): EngineStats {
     const commits = this.writer.statistics;
     return {
@@ -397,6 +464,9 @@ export class Engine implements EngineApi {
     if (FINAL.has(path)) {
       this.finished[path] = (this.finished[path] ?? 0) + 1;
       if (context.lane !== null) this.lanes.remove(context.tenant, context.lane, context.id);
+      if (context.batchId !== null && context.outcome !== null) {
+        this.batches.taskFinished(context.batchId, context.id, context.outcome);
+      }
     }
   }
 
