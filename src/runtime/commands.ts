@@ -104,6 +104,9 @@ export interface ListTasks {
   readonly status?: readonly string[];
   readonly lane?: string;
   readonly batchId?: number;
+  /** Tasks with any of these ref ids (ref ids need not be unique). */
+  readonly refIds?: readonly string[];
+  readonly agentId?: string;
   readonly beforeId?: number;
   /** @default 100 */
   readonly limit?: number;

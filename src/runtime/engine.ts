@@ -363,6 +363,8 @@ export class Engine implements EngineApi {
       tenant,
       lane: query.lane,
       batchId: query.batchId,
+      refIds: query.refIds,
+      agentId: query.agentId,
       beforeId: query.beforeId,
       limit: query.limit ?? 100,
     });

@@ -351,6 +351,8 @@ export class PostgresStore implements Store {
       query.states === undefined ? undefined : inArray(t.state, [...query.states]),
       query.lane === undefined ? undefined : eq(t.lane, query.lane),
       query.batchId === undefined ? undefined : eq(t.batchId, query.batchId),
+      query.refIds === undefined ? undefined : inArray(t.refId, [...query.refIds]),
+      query.agentId === undefined ? undefined : eq(t.agentId, query.agentId),
       query.beforeId === undefined ? undefined : lt(t.id, query.beforeId),
     );
     return this.db.select().from(t).where(where).orderBy(desc(t.id)).limit(query.limit);

@@ -78,6 +78,10 @@ export interface TaskQuery {
   readonly states?: readonly string[];
   readonly lane?: string;
   readonly batchId?: number;
+  /** Tasks with any of these ref ids. */
+  readonly refIds?: readonly string[];
+  /** Tasks on this agent. */
+  readonly agentId?: string;
   /** Only ids below this (newest-first paging). */
   readonly beforeId?: number;
   readonly limit: number;

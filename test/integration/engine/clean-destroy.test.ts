@@ -43,3 +43,23 @@ describe("clean deletes finished tasks for good; destroy cancels first", () => {
     }
   });
 });
+
+describe("finding tasks by ref id", () => {
+  it("lists every task with one of the ref ids, and none for an empty list", async () => {
+    const t = await startTestEngine();
+    try {
+      const a = await t.engine.submit({ tenant: TENANT, actions: [{ type: "noop" }], refId: "r1" });
+      const b = await t.engine.submit({ tenant: TENANT, actions: [{ type: "noop" }], refId: "r1" });
+      const c = await t.engine.submit({ tenant: TENANT, actions: [{ type: "noop" }], refId: "r2" });
+      await t.engine.submit({ tenant: TENANT, actions: [{ type: "noop" }] });
+      const ids = async (refIds: string[]) =>
+        (await t.engine.list(TENANT, { refIds })).map((task) => task.id);
+      expect(await ids(["r1"])).toEqual([b.id, a.id]);
+      expect(await ids(["r1", "r2"])).toEqual([c.id, b.id, a.id]);
+      expect(await ids([])).toEqual([]);
+      expect(await t.engine.list("other", { refIds: ["r1"] })).toEqual([]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
