@@ -163,6 +163,8 @@ export interface EngineQueries {
   get(tenant: string, id: number): Promise<TaskView>;
   list(tenant: string, query: ListTasks): Promise<TaskView[]>;
   getBatch(tenant: string, id: number): Promise<BatchView>;
+  /** The tenant's batches, newest first. @default limit 100 */
+  listBatches(tenant: string, query?: { limit?: number }): Promise<BatchView[]>;
   stats(): EngineStats;
   /** Every agent that has said hello or sent a heartbeat since the engine started. */
   agents(): AgentView[];

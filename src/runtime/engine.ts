@@ -387,6 +387,12 @@ export class Engine implements EngineApi {
     return parseBatchRow(row);
   }
 
+  async listBatches(tenant: string, query: { limit?: number } = {}): Promise<BatchView[]> {
+    await this.writer.barrier();
+    const rows = await this.deps.store.listBatches(tenant, query.limit ?? 100);
+    return rows.map((row) => this.batches.get(row.id) ?? parseBatchRow(row));
+  }
+
   stats(): EngineStats {
     const commits = this.writer.statistics;
     return {

@@ -406,6 +406,11 @@ export class PostgresStore implements Store {
     return row;
   }
 
+  async listBatches(tenant: string, limit: number): Promise<BatchRow[]> {
+    const b = schema.batches;
+    return this.db.select().from(b).where(eq(b.tenant, tenant)).orderBy(desc(b.id)).limit(limit);
+  }
+
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {
     const e = schema.events;
     return this.db.select().from(e).where(gt(e.seq, seq)).orderBy(asc(e.seq)).limit(limit);

@@ -216,6 +216,17 @@ export class SqliteStore implements Store {
     return this.db.select().from(schema.batches).where(eq(schema.batches.id, id)).get();
   }
 
+  async listBatches(tenant: string, limit: number): Promise<BatchRow[]> {
+    const b = schema.batches;
+    return this.db
+      .select()
+      .from(b)
+      .where(eq(b.tenant, tenant))
+      .orderBy(desc(b.id))
+      .limit(limit)
+      .all();
+  }
+
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {
     const e = schema.events;
     return this.db.select().from(e).where(gt(e.seq, seq)).orderBy(asc(e.seq)).limit(limit).all();

@@ -115,6 +115,8 @@ export interface Store {
   /** Batches that have not finished. */
   openBatches(): Promise<BatchRow[]>;
   getBatch(id: number): Promise<BatchRow | undefined>;
+  /** The tenant's batches, newest first. */
+  listBatches(tenant: string, limit: number): Promise<BatchRow[]>;
   /** Journal entries after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<EventRow[]>;
   getMeta(key: string): Promise<string | undefined>;

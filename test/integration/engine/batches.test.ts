@@ -24,6 +24,10 @@ describe("a batch is one task per target, finished with its last task", () => {
       await expect(t.engine.getBatch("someone-else", batch.id)).rejects.toMatchObject({
         code: "NOT_FOUND",
       });
+      const second = await t.engine.submitBatch(TENANT, [{ actions: [{ type: "noop" }] }]);
+      const listed = await t.engine.listBatches(TENANT);
+      expect(listed.map((b) => b.id)).toEqual([second.batch.id, batch.id]);
+      expect(await t.engine.listBatches("someone-else")).toEqual([]);
     } finally {
       await t.stop();
     }
