@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ActionHandler } from "../agent/actions/action";
 import { execAction } from "../agent/actions/exec";
 import { instanceActions } from "../agent/actions/instance-actions";
@@ -82,6 +83,17 @@ export function resolveApiKeys(config: Config, print: (text: string) => void): A
       `  curl -H 'Authorization: Bearer ${key}' http://${host}:${config.port}/tasks\n`,
   );
   return new ApiKeys([{ client: "default", key }]);
+}
+
+/** The browsable API page's script and style, from the swagger-ui-dist package. */
+function openApiAssets(): { script: string; style: string } | undefined {
+  try {
+    const file = (name: string) =>
+      readFileSync(fileURLToPath(import.meta.resolve(`swagger-ui-dist/${name}`)), "utf8");
+    return { script: file("swagger-ui-bundle.js"), style: file("swagger-ui.css") };
+  } catch {
+    return undefined;
+  }
 }
 
 export function openStore(config: Config): Store {
@@ -162,7 +174,11 @@ export async function startServer(
       })
     : null;
   agent?.start();
-  const app = createApp(engine, { log: log.child({ scope: "http" }), apiKeys });
+  const app = createApp(engine, {
+    log: log.child({ scope: "http" }),
+    apiKeys,
+    openApiAssets: openApiAssets(),
+  });
   let stopped = false;
   return {
     engine,

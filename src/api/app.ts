@@ -2,6 +2,7 @@
  * The HTTP application: one Elysia instance per API family, mounted together, with
  * one error translator. `createApp` takes the engine's interface and nothing else.
  */
+import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import type { Logger } from "../log";
 import type { EngineApi } from "../runtime/commands";
@@ -16,6 +17,35 @@ export interface AppOptions {
   readonly apiKeys: ApiKeys;
   /** Larger bodies are refused with 413. @default 1 MiB */
   readonly maxBodyBytes?: number;
+  /**
+   * The browsable API page's script and style, served from here so the page works
+   * with no internet (read from the swagger-ui-dist package by the composition root).
+   */
+  readonly openApiAssets?: { readonly script: string; readonly style: string };
+}
+
+/**
+ * Paths of the other API families: they answer their own errors in their own shapes
+ * (their routes' scoped handlers). Everything else, unknown routes included, is the
+ * native API's.
+ */
+const FAMILY_PREFIXES = [
+  "/v3/",
+  "/xina/",
+  "/api/v1/",
+  "/rpc",
+  "/job",
+  "/logs/",
+  "/health",
+  "/dashboard",
+  "/schedules",
+  "/scheduler",
+  "/settings",
+];
+
+function isNativePath(url: string): boolean {
+  const path = new URL(url).pathname;
+  return !FAMILY_PREFIXES.some((prefix) => path.startsWith(prefix));
 }
 
 export function createApp(engine: EngineApi, options: AppOptions) {
@@ -25,7 +55,9 @@ export function createApp(engine: EngineApi, options: AppOptions) {
     normalize: false,
     serve: { maxRequestBodySize: options.maxBodyBytes ?? 1024 * 1024 },
   })
-    .onError(({ code, error, set }) => {
+    .onError(({ code, error, set, request }) => {
+      // Each other family shapes its own errors (its routes' scoped handlers).
+      if (!isNativePath(request.url)) return;
       // Engine errors first: their `code` (NOT_FOUND, ...) would otherwise be read
       // as Elysia's own codes.
       const mapped = toNativeError(error);
@@ -52,6 +84,38 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       set.status = 500;
       return { error: { code: "INTERNAL", message: "internal error" } };
     })
+    .use(
+      openapi({
+        path: "/openapi",
+        provider: "swagger-ui",
+        documentation: {
+          info: {
+            title: "Fleetwork",
+            version: "0.1.0",
+            description: "A task engine for remote command execution on fleets of hosts.",
+          },
+        },
+        swagger: options.openApiAssets
+          ? { cdn: "/openapi/assets/swagger-ui-bundle.js", theme: "/openapi/assets/swagger-ui.css" }
+          : {},
+      }),
+    )
+    .get(
+      "/openapi/assets/swagger-ui-bundle.js",
+      ({ set }) => {
+        set.headers["content-type"] = "text/javascript; charset=utf-8";
+        return options.openApiAssets?.script ?? "";
+      },
+      { detail: { hide: true } },
+    )
+    .get(
+      "/openapi/assets/swagger-ui.css",
+      ({ set }) => {
+        set.headers["content-type"] = "text/css; charset=utf-8";
+        return options.openApiAssets?.style ?? "";
+      },
+      { detail: { hide: true } },
+    )
     .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
     .use(nativeTasks(engine, options.apiKeys))
     .use(nativeAgents(engine, options.apiKeys));

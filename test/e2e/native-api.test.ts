@@ -217,3 +217,20 @@ describe("API keys and tenants", () => {
     expect((await call("POST", `/tasks/${id}/cancel`)).json.state).toBe("cancelled");
   });
 });
+
+describe("OpenAPI", () => {
+  it("serves the spec and a page that needs no internet", async () => {
+    const assets = { script: "/* bundle */", style: "/* style */" };
+    const documented = createApp(t.engine, { log: silentLogger, apiKeys, openApiAssets: assets });
+    const get = (path: string) => documented.handle(new Request(`http://localhost${path}`));
+    const spec = (await (await get("/openapi/json")).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/tasks", "/tasks/{id}"]));
+    expect(spec.paths["/tasks"]).toHaveProperty("post");
+    const page = await (await get("/openapi")).text();
+    expect(page).toContain("/openapi/assets/swagger-ui-bundle.js");
+    expect(page).not.toMatch(/https?:\/\/(unpkg|cdn)/);
+    expect(await (await get("/openapi/assets/swagger-ui-bundle.js")).text()).toBe(assets.script);
+  });
+});
