@@ -50,7 +50,15 @@ import type {
 import type { EngineOptions } from "./engine-options";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
-import { parseTaskRow, statePath, stateValue, taskRow, taskView, topLevel } from "./task-records";
+import {
+  parseTaskRow,
+  statePath,
+  stateValue,
+  TASK_STATE_PATHS,
+  taskRow,
+  taskView,
+  topLevel,
+} from "./task-records";
 import { TimerService } from "./timer-service";
 import { type ValidSubmit, validateSubmit } from "./validate-submit";
 
@@ -361,6 +369,8 @@ export class Engine implements EngineApi {
     await this.writer.barrier();
     const rows = await this.deps.store.listTasks({
       tenant,
+      // Filtered in the query, so `limit` counts only matching tasks.
+      states: query.status?.flatMap((status) => TASK_STATE_PATHS[status] ?? []),
       lane: query.lane,
       batchId: query.batchId,
       refIds: query.refIds,
@@ -368,12 +378,10 @@ export class Engine implements EngineApi {
       beforeId: query.beforeId,
       limit: query.limit ?? 100,
     });
-    const views = rows.map((row) => {
+    return rows.map((row) => {
       const task = this.live.get(row.id);
       return task ? this.view(task) : this.viewOfRow(row);
     });
-    const wanted = query.status;
-    return wanted ? views.filter((view) => wanted.includes(view.status)) : views;
   }
 
   async getBatch(tenant: string, id: number): Promise<BatchView> {

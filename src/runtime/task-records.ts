@@ -13,6 +13,19 @@ export interface PersistedTask {
   readonly context: TaskContext;
 }
 
+/** The stored state paths of each status (a task's top-level state). */
+export const TASK_STATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  scheduled: ["scheduled"],
+  ready: ["ready"],
+  dispatched: ["dispatched"],
+  running: ["running.executing", "running.waitingForConclude", "running.concluding"],
+  paused: ["paused.holding", "paused.suspended"],
+  done: ["done"],
+  failed: ["failed"],
+  cancelled: ["cancelled"],
+  timedOut: ["timedOut"],
+};
+
 /** `{running: "executing"}` → `running.executing`. */
 export function statePath(value: StateValue): string {
   if (typeof value === "string") return value;

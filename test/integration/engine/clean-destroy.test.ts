@@ -63,3 +63,30 @@ describe("finding tasks by ref id", () => {
     }
   });
 });
+
+describe("listing by status", () => {
+  it("counts the limit among matching tasks only", async () => {
+    const t = await startTestEngine();
+    try {
+      const done: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const task = await t.engine.submit({ tenant: TENANT, actions: [{ type: "noop" }] });
+        await t.waitFor(task.id, ["done"]);
+        done.push(task.id);
+      }
+      const running = await t.engine.submit({
+        tenant: TENANT,
+        actions: [{ type: "exec", params: { command: "sleep 30" } }],
+      });
+      await t.waitFor(running.id, ["running"]);
+      const listed = await t.engine.list(TENANT, { status: ["done"], limit: 2 });
+      expect(listed.map((task) => task.id)).toEqual([done[2], done[1]]);
+      expect((await t.engine.list(TENANT, { status: ["running"] })).map((x) => x.id)).toEqual([
+        running.id,
+      ]);
+      await t.engine.cancel(TENANT, running.id);
+    } finally {
+      await t.stop();
+    }
+  });
+});
