@@ -6,6 +6,7 @@ import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
 import type { Logger } from "../log";
 import type { EngineApi } from "../runtime/commands";
+import { xinaActions } from "./actions";
 import type { ApiKeys } from "./auth";
 import { toNativeError, validationError } from "./errors";
 import { nativeAgents } from "./native/agents";
@@ -118,7 +119,8 @@ export function createApp(engine: EngineApi, options: AppOptions) {
     )
     .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
     .use(nativeTasks(engine, options.apiKeys))
-    .use(nativeAgents(engine, options.apiKeys));
+    .use(nativeAgents(engine, options.apiKeys))
+    .use(xinaActions(engine, options.apiKeys, log));
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -27,7 +27,7 @@ function presentAgent(agent: AgentView) {
 
 export function nativeAgents(engine: EngineApi, keys: ApiKeys) {
   return new Elysia({ name: "native-agents" })
-    .onBeforeHandle({ as: "scoped" }, ({ request }) => {
+    .onBeforeHandle(({ request }) => {
       keys.require(request.headers);
     })
     .get("/agents", () => engine.agents().map(presentAgent), {

@@ -59,7 +59,7 @@ export function nativeTasks(engine: EngineApi, keys: ApiKeys) {
   return (
     new Elysia({ name: "native-tasks" })
       // The client the key names is the tenant: another client's tasks do not exist.
-      .derive({ as: "scoped" }, ({ request }) => ({ tenant: keys.require(request.headers) }))
+      .derive(({ request }) => ({ tenant: keys.require(request.headers) }))
       .post(
         "/tasks",
         async ({ body, set, tenant }) => {

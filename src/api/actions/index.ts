@@ -1,0 +1,2 @@
+export type { XinaTask } from "./present";
+export { type XinaReply, xinaActions } from "./routes";
