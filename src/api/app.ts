@@ -9,6 +9,7 @@ import type { EngineApi } from "../runtime/commands";
 import { xinaActions } from "./actions";
 import type { ApiKeys } from "./auth";
 import { toNativeError, validationError } from "./errors";
+import { BUILT_IN_TEMPLATES, hostTaskApi } from "./hosttask";
 import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
 
@@ -120,7 +121,8 @@ export function createApp(engine: EngineApi, options: AppOptions) {
     .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
     .use(nativeTasks(engine, options.apiKeys))
     .use(nativeAgents(engine, options.apiKeys))
-    .use(xinaActions(engine, options.apiKeys, log));
+    .use(xinaActions(engine, options.apiKeys, log))
+    .use(hostTaskApi(engine, options.apiKeys, BUILT_IN_TEMPLATES, log));
 }
 
 export type App = ReturnType<typeof createApp>;
