@@ -42,6 +42,8 @@ export const ConfigSchema = T.Object({
   eventRetentionMs: T.Integer({ minimum: 1 }),
   /** An agent silent this long is offline; its attempts time out. @default 15000 */
   agentTimeoutMs: T.Integer({ minimum: 100 }),
+  /** Host task templates (JSON or YAML) added to the built-in ones. */
+  templatesFile: T.Union([T.String({ minLength: 1 }), T.Null()]),
 });
 export type Config = Readonly<Static<typeof ConfigSchema>>;
 
@@ -133,6 +135,7 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     heartbeatTimeoutMs: integer(merged, "FW_HEARTBEAT_TIMEOUT_MS", 15_000),
     eventRetentionMs: integer(merged, "FW_EVENT_RETENTION_MS", 86_400_000),
     agentTimeoutMs: integer(merged, "FW_AGENT_TIMEOUT_MS", 15_000),
+    templatesFile: merged.FW_TEMPLATES_FILE ? resolve(merged.FW_TEMPLATES_FILE) : null,
   };
   if (!Value.Check(ConfigSchema, config)) {
     const error = Value.Errors(ConfigSchema, config).First();
@@ -197,6 +200,21 @@ export interface AgentConfig {
 }
 
 const AGENT_FLAGS = ["nats", "id", "config", "state-dir", "log-level"] as const;
+
+/** Reads a JSON or YAML file for the configuration; one clear error when it cannot. */
+export function readConfigFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${what} ${path} does not parse: ${(error as Error).message}`);
+  }
+}
 
 /** `fleetwork agent --nats URL --id ID [--config FILE] [--state-dir DIR]`. */
 export function loadAgentConfig(

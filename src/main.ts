@@ -15,11 +15,12 @@ import { BuildCache } from "../agent/build-cache";
 import { Instances } from "../agent/instances";
 import { SqliteAgentState } from "../agent/state";
 import { ApiKeys, createApp } from "./api";
+import { BUILT_IN_TEMPLATES, checkTemplates, type TaskTemplate } from "./api/hosttask";
 import { EmbeddedBus, NatsBus } from "./bus";
 import type { Bus } from "./bus/bus";
 import { ensureEventStream } from "./bus/event-stream";
 import { type Clock, systemClock } from "./clock";
-import type { AgentConfig, Config } from "./config";
+import { type AgentConfig, type Config, readConfigFile } from "./config";
 import { ConfigError } from "./errors";
 import { createRootLogger, type Logger } from "./log";
 import { EntityKind, subjects } from "./protocol";
@@ -85,6 +86,16 @@ export function resolveApiKeys(config: Config, print: (text: string) => void): A
   return new ApiKeys([{ client: "default", key }]);
 }
 
+/** The built-in host task templates, plus those of FW_TEMPLATES_FILE. */
+export function loadTemplates(config: Config): readonly TaskTemplate[] {
+  if (config.templatesFile === null) return BUILT_IN_TEMPLATES;
+  const file = readConfigFile(config.templatesFile, "templates file");
+  if (!Array.isArray(file)) {
+    throw new ConfigError(`templates file ${config.templatesFile} must hold a list of templates`);
+  }
+  return checkTemplates([...BUILT_IN_TEMPLATES, ...file]);
+}
+
 /** The browsable API page's script and style, from the swagger-ui-dist package. */
 function openApiAssets(): { script: string; style: string } | undefined {
   try {
@@ -111,6 +122,7 @@ export async function startServer(
     overrides.log ?? createRootLogger({ level: config.logLevel, pretty: config.logPretty });
   const clock = overrides.clock ?? systemClock;
   const apiKeys = resolveApiKeys(config, overrides.print ?? ((text) => process.stdout.write(text)));
+  const templates = loadTemplates(config);
   const embedded = config.natsUrl === null;
   const store = openStore(config);
   let bus: Bus;
@@ -177,6 +189,7 @@ export async function startServer(
   const app = createApp(engine, {
     log: log.child({ scope: "http" }),
     apiKeys,
+    templates,
     openApiAssets: openApiAssets(),
   });
   let stopped = false;

@@ -9,7 +9,7 @@ import type { EngineApi } from "../runtime/commands";
 import { xinaActions } from "./actions";
 import type { ApiKeys } from "./auth";
 import { toNativeError, validationError } from "./errors";
-import { BUILT_IN_TEMPLATES, hostTaskApi } from "./hosttask";
+import { BUILT_IN_TEMPLATES, hostTaskApi, type TaskTemplate } from "./hosttask";
 import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
 
@@ -24,6 +24,8 @@ export interface AppOptions {
    * with no internet (read from the swagger-ui-dist package by the composition root).
    */
   readonly openApiAssets?: { readonly script: string; readonly style: string };
+  /** Host task templates. @default the built-in ones */
+  readonly templates?: readonly TaskTemplate[];
 }
 
 /**
@@ -122,7 +124,7 @@ export function createApp(engine: EngineApi, options: AppOptions) {
     .use(nativeTasks(engine, options.apiKeys))
     .use(nativeAgents(engine, options.apiKeys))
     .use(xinaActions(engine, options.apiKeys, log))
-    .use(hostTaskApi(engine, options.apiKeys, BUILT_IN_TEMPLATES, log));
+    .use(hostTaskApi(engine, options.apiKeys, options.templates ?? BUILT_IN_TEMPLATES, log));
 }
 
 export type App = ReturnType<typeof createApp>;
