@@ -190,6 +190,7 @@ export async function startServer(
     log: log.child({ scope: "http" }),
     apiKeys,
     templates,
+    periodic: engine.periodic,
     openApiAssets: openApiAssets(),
   });
   let stopped = false;

@@ -12,6 +12,7 @@ import { toNativeError, validationError } from "./errors";
 import { BUILT_IN_TEMPLATES, hostTaskApi, type TaskTemplate } from "./hosttask";
 import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
+import { type PeriodicApi, periodicRoutes } from "./periodic";
 
 export interface AppOptions {
   readonly log: Logger;
@@ -24,6 +25,8 @@ export interface AppOptions {
    * with no internet (read from the swagger-ui-dist package by the composition root).
    */
   readonly openApiAssets?: { readonly script: string; readonly style: string };
+  /** The periodic commands (`/api/v1/tasks/...`); absent: that family is not served. */
+  readonly periodic?: PeriodicApi;
   /** Host task templates. @default the built-in ones */
   readonly templates?: readonly TaskTemplate[];
 }
@@ -123,6 +126,11 @@ export function createApp(engine: EngineApi, options: AppOptions) {
     .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
     .use(nativeTasks(engine, options.apiKeys))
     .use(nativeAgents(engine, options.apiKeys))
+    .use(
+      options.periodic
+        ? periodicRoutes(options.periodic, options.apiKeys, log)
+        : new Elysia({ name: "periodic" }),
+    )
     .use(xinaActions(engine, options.apiKeys, log))
     .use(hostTaskApi(engine, options.apiKeys, options.templates ?? BUILT_IN_TEMPLATES, log));
 }

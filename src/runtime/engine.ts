@@ -50,6 +50,8 @@ import type {
 import type { EngineOptions } from "./engine-options";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
+import { scheduleRef } from "./schedule-records";
+import { Schedules } from "./schedules";
 import {
   parseTaskRow,
   statePath,
@@ -94,6 +96,7 @@ export class Engine implements EngineApi {
   private lanes!: Lanes;
   private agentRegistry!: Agents;
   private batches!: Batches;
+  private schedules!: Schedules;
   private lastTaskId = 0;
   private submitted = 0;
   private readonly finished: Record<string, number> = {};
@@ -165,6 +168,33 @@ export class Engine implements EngineApi {
         }
       },
     );
+    this.schedules = new Schedules({
+      timers: this.timers,
+      clock,
+      writer: this.writer,
+      journal: this.journal,
+      store,
+      log: log.child({ scope: "schedules" }),
+      callbacks: {
+        onlineAgents: () => this.agentRegistry.list().filter((agent) => agent.status === "online"),
+        runOn: async (schedule, agentId) => {
+          const task = await this.submit({
+            tenant: schedule.tenant,
+            name: "periodic",
+            agentId,
+            actions: [{ type: "exec", params: { command: schedule.command } }],
+            // How taskFinished recognises the run.
+            refId: scheduleRef(schedule.id),
+            // The next tick is the retry.
+            retry: { limit: 0 },
+            ...(schedule.timeoutMs === null
+              ? {}
+              : { timeouts: { executionMs: schedule.timeoutMs } }),
+          });
+          return task.id;
+        },
+      },
+    });
     const started = performance.now();
     this.batches.restore(await store.openBatches());
     this.lanes.restore(await store.lanes());
@@ -195,6 +225,7 @@ export class Engine implements EngineApi {
       const task = this.live.get(taskId);
       if (!task || FINAL.has(task.path)) this.lanes.remove(tenant, key, taskId);
     }
+    this.schedules.restore(await store.schedules());
     this.scheduleCompaction();
     log.info(
       { live: restored.length, passivated: wakeups, ms: Math.round(performance.now() - started) },
@@ -208,6 +239,7 @@ export class Engine implements EngineApi {
     this.agentLink.stop();
     this.agentRegistry?.stop();
     this.timers.stop();
+    this.schedules?.stop();
     if (this.compaction !== null) this.deps.clock.clearTimeout(this.compaction);
     await this.writer.close();
     for (const task of this.live.values()) task.actor.stop();
@@ -415,6 +447,11 @@ export class Engine implements EngineApi {
     };
   }
 
+  /** The periodic commands (schedule actors): the periodic API's interface. */
+  get periodic(): Schedules {
+    return this.schedules;
+  }
+
   agents(): AgentView[] {
     return this.agentRegistry.list();
   }
@@ -483,6 +520,8 @@ export class Engine implements EngineApi {
       if (context.batchId !== null && context.outcome !== null) {
         this.batches.taskFinished(context.batchId, context.id, context.outcome);
       }
+      // Synchronous, so a schedule's run row and its task's final state share a commit.
+      this.schedules.taskFinished(context.id, context);
     }
   }
 

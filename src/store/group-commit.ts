@@ -8,7 +8,17 @@
  */
 import { UnavailableError } from "../errors";
 import type { Logger } from "../log";
-import type { BatchRow, CommitSet, EventRow, LaneRow, MetaRow, Store, TaskRow } from "./store";
+import type {
+  BatchRow,
+  CommitSet,
+  EventRow,
+  LaneRow,
+  MetaRow,
+  NewScheduleRun,
+  ScheduleRow,
+  Store,
+  TaskRow,
+} from "./store";
 
 interface Waiter {
   resolve(): void;
@@ -35,6 +45,8 @@ export class GroupCommitWriter {
   private tasks = new Map<number, () => TaskRow>();
   private lanes = new Map<string, () => LaneRow>();
   private batches = new Map<number, () => BatchRow>();
+  private schedules = new Map<string, () => ScheduleRow>();
+  private scheduleRuns: NewScheduleRun[] = [];
   private events: EventRow[] = [];
   private meta = new Map<string, string>();
   private deleted = new Set<number>();
@@ -70,7 +82,9 @@ export class GroupCommitWriter {
       this.batches.size +
       this.events.length +
       this.meta.size +
-      this.deleted.size
+      this.deleted.size +
+      this.schedules.size +
+      this.scheduleRuns.length
     );
   }
 
@@ -87,6 +101,17 @@ export class GroupCommitWriter {
 
   markBatch(id: number, serialize: () => BatchRow): void {
     this.batches.set(id, serialize);
+    this.schedule();
+  }
+
+  markSchedule(id: string, serialize: () => ScheduleRow): void {
+    this.schedules.set(id, serialize);
+    this.schedule();
+  }
+
+  /** Appends a finished run; the store assigns its seq in append order. */
+  appendScheduleRun(run: NewScheduleRun): void {
+    this.scheduleRuns.push(run);
     this.schedule();
   }
 
@@ -149,7 +174,11 @@ export class GroupCommitWriter {
     const events = this.events;
     const meta = this.meta;
     const deleted = this.deleted;
+    const schedules = this.schedules;
+    const scheduleRuns = this.scheduleRuns;
     this.deleted = new Set();
+    this.schedules = new Map();
+    this.scheduleRuns = [];
     this.tasks = new Map();
     this.lanes = new Map();
     this.batches = new Map();
@@ -166,6 +195,8 @@ export class GroupCommitWriter {
       events,
       meta: metaRows,
       deletedTasks: Array.from(deleted),
+      schedules: Array.from(schedules.values(), (serialize) => serialize()),
+      scheduleRuns,
     };
     // Put back what failed to commit, unless it was marked again since (the newer
     // serializer covers it).
@@ -175,7 +206,9 @@ export class GroupCommitWriter {
       for (const [id, s] of batches) if (!this.batches.has(id)) this.batches.set(id, s);
       for (const [key, value] of meta) if (!this.meta.has(key)) this.meta.set(key, value);
       for (const id of deleted) if (!this.tasks.has(id)) this.deleted.add(id);
+      for (const [id, s] of schedules) if (!this.schedules.has(id)) this.schedules.set(id, s);
       this.events = events.concat(this.events);
+      this.scheduleRuns = scheduleRuns.concat(this.scheduleRuns);
     };
     return { set, waiters, undo };
   }
@@ -203,7 +236,13 @@ export class GroupCommitWriter {
     this.inFlight = false;
     const settled = this.flightWaiters;
     this.flightWaiters = [];
-    const rows = set.tasks.length + set.lanes.length + set.batches.length + set.events.length;
+    const rows =
+      set.tasks.length +
+      set.lanes.length +
+      set.batches.length +
+      set.events.length +
+      (set.schedules?.length ?? 0) +
+      (set.scheduleRuns?.length ?? 0);
     this.stats.commits++;
     this.stats.rows += rows;
     this.stats.lastBatchSize = rows;

@@ -12,7 +12,20 @@
  * need a new statement per row count and hit the 65,535-parameter limit).
  */
 import { fileURLToPath } from "node:url";
-import { and, asc, desc, eq, gt, inArray, lt, lte, notInArray, or, sql as q } from "drizzle-orm";
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  gt,
+  inArray,
+  lt,
+  lte,
+  ne,
+  notInArray,
+  or,
+  sql as q,
+} from "drizzle-orm";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
@@ -25,6 +38,9 @@ import type {
   Counters,
   EventRow,
   LaneRow,
+  NewScheduleRun,
+  ScheduleRow,
+  ScheduleRunRow,
   Store,
   TaskQuery,
   TaskRow,
@@ -37,15 +53,20 @@ const MIGRATIONS = fileURLToPath(new URL("./migrations/postgres", import.meta.ur
  * a bound on one Bind message, which the server caps at 1 GB.
  */
 const CHUNK_ROWS = 5_000;
+/** PostgreSQL's type oid of `boolean`. */
+const BOOL_OID = 16;
 /** Rows fetched per round trip by `forEachScheduled`. */
 const CURSOR_ROWS = 10_000;
 
-type Value = string | number | null;
+type Value = string | number | boolean | null;
 
 /** One table's upsert: column names with their array types, in parameter order. */
 interface Upsert<R> {
   readonly table: string;
-  readonly columns: readonly (readonly [name: string, type: "bigint" | "text"])[];
+  readonly columns: readonly (readonly [
+    name: string,
+    type: "bigint" | "integer" | "boolean" | "text",
+  ])[];
   readonly values: (row: R) => Value[];
   /** The conflict target; absent for the journal, which only appends. */
   readonly conflict?: readonly string[];
@@ -163,6 +184,50 @@ const META: Upsert<{ readonly key: string; readonly value: string }> = {
   update: ["value"],
 };
 
+const SCHEDULES: Upsert<ScheduleRow> = {
+  table: "schedules",
+  columns: [
+    ["id", "text"],
+    ["tenant", "text"],
+    ["state", "text"],
+    ["created_at", "bigint"],
+    ["updated_at", "bigint"],
+    ["snapshot", "text"],
+  ],
+  values: (c) => [c.id, c.tenant, c.state, c.createdAt, c.updatedAt, c.snapshot],
+  conflict: ["id"],
+  update: ["state", "updated_at", "snapshot"],
+};
+
+/** Appends only; `seq` is left to its bigserial default, so unnest's row order sets it. */
+const SCHEDULE_RUNS: Upsert<NewScheduleRun> = {
+  table: "schedule_runs",
+  columns: [
+    ["schedule_id", "text"],
+    ["tenant", "text"],
+    ["agent_id", "text"],
+    ["task_id", "bigint"],
+    ["started_at", "bigint"],
+    ["completed_at", "bigint"],
+    ["stdout", "text"],
+    ["stderr", "text"],
+    ["exit_code", "integer"],
+    ["ok", "boolean"],
+  ],
+  values: (r) => [
+    r.scheduleId,
+    r.tenant,
+    r.agentId,
+    r.taskId,
+    r.startedAt,
+    r.completedAt,
+    r.stdout,
+    r.stderr,
+    r.exitCode,
+    r.ok,
+  ],
+};
+
 /** A prepared-once upsert: its SQL text and how to turn rows into column arrays. */
 interface Writer<R> {
   readonly text: string;
@@ -196,6 +261,8 @@ const WRITERS = {
   batches: writer(BATCHES),
   events: writer(EVENTS),
   meta: writer(META),
+  schedules: writer(SCHEDULES),
+  scheduleRuns: writer(SCHEDULE_RUNS),
 };
 
 /**
@@ -206,7 +273,7 @@ const WRITERS = {
 function tuples<R>(w: Writer<R>, rows: readonly R[]): Value[][] {
   const all = rows.map(w.spec.values);
   if (w.keyIndexes.length === 0 || all.length < 2) return all;
-  const byKey = new Map<string | number, Value[]>();
+  const byKey = new Map<Value, Value[]>();
   for (const tuple of all) {
     const key =
       w.keyIndexes.length === 1
@@ -236,7 +303,12 @@ async function write<R>(tx: postgres.TransactionSql, w: Writer<R>, rows: readonl
   const all = tuples(w, rows);
   for (let start = 0; start < all.length; start += CHUNK_ROWS) {
     const chunk = all.slice(start, start + CHUNK_ROWS);
-    await tx.unsafe(w.text, columns(chunk, w.spec.columns.length), { prepare: true });
+    const params = columns(chunk, w.spec.columns.length).map((column, i) =>
+      // The driver types a bare array by its first element, so a boolean array would
+      // go out as `boolean`, not `boolean[]`; a typed array parameter says which.
+      w.spec.columns[i]?.[1] === "boolean" ? tx.array(column, BOOL_OID) : column,
+    );
+    await tx.unsafe(w.text, params, { prepare: true });
   }
 }
 
@@ -312,6 +384,8 @@ export class PostgresStore implements Store {
       await write(tx, WRITERS.batches, set.batches);
       await write(tx, WRITERS.events, set.events);
       await write(tx, WRITERS.meta, set.meta);
+      await write(tx, WRITERS.schedules, set.schedules ?? []);
+      await write(tx, WRITERS.scheduleRuns, set.scheduleRuns ?? []);
       // After the upserts, as SQLite does: a task both written and deleted in one set
       // ends up deleted.
       if (set.deletedTasks.length > 0) {
@@ -409,6 +483,35 @@ export class PostgresStore implements Store {
   async listBatches(tenant: string, limit: number): Promise<BatchRow[]> {
     const b = schema.batches;
     return this.db.select().from(b).where(eq(b.tenant, tenant)).orderBy(desc(b.id)).limit(limit);
+  }
+
+  async schedules(): Promise<ScheduleRow[]> {
+    const c = schema.schedules;
+    return this.db
+      .select()
+      .from(c)
+      .where(ne(c.state, "deleted"))
+      .orderBy(asc(c.createdAt), asc(c.id));
+  }
+
+  async latestRuns(scheduleId: string): Promise<ScheduleRunRow[]> {
+    const r = schema.scheduleRuns;
+    // DISTINCT ON keeps the first row per agent in (agent, seq desc) order: its newest.
+    return this.db
+      .selectDistinctOn([r.agentId])
+      .from(r)
+      .where(eq(r.scheduleId, scheduleId))
+      .orderBy(asc(r.agentId), desc(r.seq));
+  }
+
+  async runs(scheduleId: string, limit: number): Promise<ScheduleRunRow[]> {
+    const r = schema.scheduleRuns;
+    return this.db
+      .select()
+      .from(r)
+      .where(eq(r.scheduleId, scheduleId))
+      .orderBy(desc(r.seq))
+      .limit(limit);
   }
 
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {

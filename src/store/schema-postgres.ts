@@ -2,7 +2,16 @@
  * The PostgreSQL schema: the same tables and columns as schema-sqlite.ts. Times are
  * bigint milliseconds, read back as JavaScript numbers.
  */
-import { bigint, index, pgTable, primaryKey, text } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  pgTable,
+  primaryKey,
+  text,
+} from "drizzle-orm/pg-core";
 
 const ms = (name: string) => bigint(name, { mode: "number" });
 
@@ -75,3 +84,33 @@ export const meta = pgTable("meta", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+export const schedules = pgTable("schedules", {
+  id: text("id").primaryKey(),
+  tenant: text("tenant").notNull(),
+  state: text("state").notNull(),
+  createdAt: ms("created_at").notNull(),
+  updatedAt: ms("updated_at").notNull(),
+  snapshot: text("snapshot").notNull(),
+});
+
+export const scheduleRuns = pgTable(
+  "schedule_runs",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    scheduleId: text("schedule_id").notNull(),
+    tenant: text("tenant").notNull(),
+    agentId: text("agent_id").notNull(),
+    taskId: ms("task_id"),
+    startedAt: ms("started_at").notNull(),
+    completedAt: ms("completed_at").notNull(),
+    stdout: text("stdout").notNull(),
+    stderr: text("stderr").notNull(),
+    exitCode: integer("exit_code"),
+    ok: boolean("ok").notNull(),
+  },
+  (t) => [
+    index("schedule_runs_schedule").on(t.scheduleId, t.seq),
+    index("schedule_runs_agent").on(t.scheduleId, t.agentId, t.seq),
+  ],
+);

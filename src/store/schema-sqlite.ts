@@ -76,3 +76,39 @@ export const meta = sqliteTable("meta", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+/**
+ * Periodic commands (schedule actors). Deleting one is a state change to "deleted",
+ * so its run history stays readable and its id is never reused.
+ */
+export const schedules = sqliteTable("schedules", {
+  id: text("id").primaryKey(),
+  tenant: text("tenant").notNull(),
+  state: text("state").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+  snapshot: text("snapshot").notNull(),
+});
+
+/** One finished run of a schedule on one agent, in the order runs were recorded. */
+export const scheduleRuns = sqliteTable(
+  "schedule_runs",
+  {
+    // AUTOINCREMENT: a seq is never handed out twice, even after old runs are pruned.
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    scheduleId: text("schedule_id").notNull(),
+    tenant: text("tenant").notNull(),
+    agentId: text("agent_id").notNull(),
+    taskId: integer("task_id"),
+    startedAt: integer("started_at").notNull(),
+    completedAt: integer("completed_at").notNull(),
+    stdout: text("stdout").notNull(),
+    stderr: text("stderr").notNull(),
+    exitCode: integer("exit_code"),
+    ok: integer("ok", { mode: "boolean" }).notNull(),
+  },
+  (t) => [
+    index("schedule_runs_schedule").on(t.scheduleId, t.seq),
+    index("schedule_runs_agent").on(t.scheduleId, t.agentId, t.seq),
+  ],
+);

@@ -8,7 +8,21 @@ import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { and, asc, desc, eq, gt, inArray, lt, lte, notInArray, or, sql } from "drizzle-orm";
+import {
+  and,
+  asc,
+  desc,
+  eq,
+  gt,
+  inArray,
+  lt,
+  lte,
+  max,
+  ne,
+  notInArray,
+  or,
+  sql,
+} from "drizzle-orm";
 import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { ConfigError } from "../errors";
@@ -20,6 +34,8 @@ import type {
   Counters,
   EventRow,
   LaneRow,
+  ScheduleRow,
+  ScheduleRunRow,
   Store,
   TaskQuery,
   TaskRow,
@@ -38,6 +54,8 @@ export class SqliteStore implements Store {
     event: Statement;
     meta: Statement;
     deleteTask: Statement;
+    schedule: Statement;
+    scheduleRun: Statement;
     run: (set: CommitSet) => void;
   };
 
@@ -91,6 +109,16 @@ export class SqliteStore implements Store {
       "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     );
     const deleteTask = s.prepare("DELETE FROM tasks WHERE id = ?1");
+    const schedule = s.prepare(
+      `INSERT INTO schedules (id, tenant, state, created_at, updated_at, snapshot)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
+         snapshot = excluded.snapshot`,
+    );
+    const scheduleRun = s.prepare(
+      `INSERT INTO schedule_runs (schedule_id, tenant, agent_id, task_id, started_at, completed_at, stdout, stderr, exit_code, ok)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
+    );
     const run = s.transaction((set: CommitSet) => {
       for (const t of set.tasks) {
         task.run(
@@ -122,8 +150,25 @@ export class SqliteStore implements Store {
       }
       for (const m of set.meta) meta.run(m.key, m.value);
       for (const id of set.deletedTasks) deleteTask.run(id);
+      for (const c of set.schedules ?? []) {
+        schedule.run(c.id, c.tenant, c.state, c.createdAt, c.updatedAt, c.snapshot);
+      }
+      for (const r of set.scheduleRuns ?? []) {
+        scheduleRun.run(
+          r.scheduleId,
+          r.tenant,
+          r.agentId,
+          r.taskId,
+          r.startedAt,
+          r.completedAt,
+          r.stdout,
+          r.stderr,
+          r.exitCode,
+          r.ok ? 1 : 0,
+        );
+      }
     });
-    this.writes = { task, lane, batch, event, meta, deleteTask, run };
+    this.writes = { task, lane, batch, event, meta, deleteTask, schedule, scheduleRun, run };
   }
 
   async commit(set: CommitSet): Promise<void> {
@@ -223,6 +268,37 @@ export class SqliteStore implements Store {
       .from(b)
       .where(eq(b.tenant, tenant))
       .orderBy(desc(b.id))
+      .limit(limit)
+      .all();
+  }
+
+  async schedules(): Promise<ScheduleRow[]> {
+    const c = schema.schedules;
+    return this.db
+      .select()
+      .from(c)
+      .where(ne(c.state, "deleted"))
+      .orderBy(asc(c.createdAt), asc(c.id))
+      .all();
+  }
+
+  async latestRuns(scheduleId: string): Promise<ScheduleRunRow[]> {
+    const r = schema.scheduleRuns;
+    const newest = this.db
+      .select({ seq: max(r.seq) })
+      .from(r)
+      .where(eq(r.scheduleId, scheduleId))
+      .groupBy(r.agentId);
+    return this.db.select().from(r).where(inArray(r.seq, newest)).orderBy(asc(r.agentId)).all();
+  }
+
+  async runs(scheduleId: string, limit: number): Promise<ScheduleRunRow[]> {
+    const r = schema.scheduleRuns;
+    return this.db
+      .select()
+      .from(r)
+      .where(eq(r.scheduleId, scheduleId))
+      .orderBy(desc(r.seq))
       .limit(limit)
       .all();
   }

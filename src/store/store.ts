@@ -57,6 +57,38 @@ export interface EventRow {
   readonly data: string | null;
 }
 
+/** A schedule (periodic command): query columns plus its persisted snapshot (JSON). */
+export interface ScheduleRow {
+  /** A UUID. */
+  readonly id: string;
+  readonly tenant: string;
+  /** `active`, `paused`, or `deleted` (kept, not removed, so its runs stay readable). */
+  readonly state: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly snapshot: string;
+}
+
+/** One finished run of a schedule on one agent. */
+export interface ScheduleRunRow {
+  /** Assigned by the store, increasing in the order runs were committed. */
+  readonly seq: number;
+  readonly scheduleId: string;
+  readonly tenant: string;
+  readonly agentId: string;
+  /** The task that ran it; null for a run reported from outside (POST .../complete). */
+  readonly taskId: number | null;
+  readonly startedAt: number;
+  readonly completedAt: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly exitCode: number | null;
+  readonly ok: boolean;
+}
+
+/** A run to append: the store assigns its `seq`. */
+export type NewScheduleRun = Omit<ScheduleRunRow, "seq">;
+
 export interface MetaRow {
   readonly key: string;
   readonly value: string;
@@ -71,6 +103,10 @@ export interface CommitSet {
   readonly meta: readonly MetaRow[];
   /** Task ids to delete for good (cleaned tasks). */
   readonly deletedTasks: readonly number[];
+  /** Schedules to upsert by id (a deleted one is a row in state `deleted`). */
+  readonly schedules?: readonly ScheduleRow[];
+  /** Runs to append, in order. */
+  readonly scheduleRuns?: readonly NewScheduleRun[];
 }
 
 export interface TaskQuery {
@@ -117,6 +153,12 @@ export interface Store {
   getBatch(id: number): Promise<BatchRow | undefined>;
   /** The tenant's batches, newest first. */
   listBatches(tenant: string, limit: number): Promise<BatchRow[]>;
+  /** Every schedule not deleted, oldest first. */
+  schedules(): Promise<ScheduleRow[]>;
+  /** The newest run of each agent that ran the schedule, by agent id. */
+  latestRuns(scheduleId: string): Promise<ScheduleRunRow[]>;
+  /** The schedule's runs, newest first, at most `limit`. */
+  runs(scheduleId: string, limit: number): Promise<ScheduleRunRow[]>;
   /** Journal entries after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<EventRow[]>;
   getMeta(key: string): Promise<string | undefined>;

@@ -9,6 +9,9 @@ import type {
   EventRow,
   LaneRow,
   MetaRow,
+  NewScheduleRun,
+  ScheduleRow,
+  ScheduleRunRow,
   Store,
   TaskRow,
 } from "../../../src/store/store";
@@ -81,6 +84,37 @@ export function event(seq: number, fields: Partial<EventRow> = {}): EventRow {
     ...fields,
   };
 }
+
+export function schedule(id: string, fields: Partial<ScheduleRow> = {}): ScheduleRow {
+  return {
+    id,
+    tenant: "acme",
+    state: "active",
+    createdAt: T0,
+    updatedAt: T0,
+    snapshot: JSON.stringify({ schedule: id }),
+    ...fields,
+  };
+}
+
+export function scheduleRun(fields: Partial<NewScheduleRun> = {}): NewScheduleRun {
+  return {
+    scheduleId: "s-1",
+    tenant: "acme",
+    agentId: "agent-a",
+    taskId: 1,
+    startedAt: T0,
+    completedAt: T0 + 1,
+    stdout: "",
+    stderr: "",
+    exitCode: 0,
+    ok: true,
+    ...fields,
+  };
+}
+
+/** A run as read back: what was appended, plus the seq the store gave it. */
+const withoutSeq = ({ seq: _, ...run }: ScheduleRunRow): NewScheduleRun => run;
 
 export function commitSet(parts: Partial<CommitSet>): CommitSet {
   return { tasks: [], lanes: [], batches: [], events: [], meta: [], deletedTasks: [], ...parts };
@@ -253,6 +287,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         // seq 1 is already in the journal: the append must fail.
         events: { events: [event(1)] },
         meta: { meta: [{ key: "broken", value: missing }] },
+        schedules: { schedules: [schedule("s-broken", { state: missing })] },
+        scheduleRuns: { scheduleRuns: [scheduleRun({ agentId: missing })] },
       };
       for (const [table, breaker] of Object.entries(breakers)) {
         it(`writes nothing of a set whose ${table} fail: one transaction`, async () => {
@@ -264,6 +300,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
             events: [event(2), ...(breaker.events ?? [])],
             meta: [{ key: "k", value: "v" }, ...(breaker.meta ?? [])],
             deletedTasks: [1],
+            schedules: [schedule("s-x"), ...(breaker.schedules ?? [])],
+            scheduleRuns: [scheduleRun({ scheduleId: "s-x" }), ...(breaker.scheduleRuns ?? [])],
           };
           await expect(store.commit(failing)).rejects.toThrow();
           expect(await store.getTask(5)).toBeUndefined();
@@ -272,6 +310,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           expect(await store.lanes()).toEqual([]);
           expect(await store.getMeta("k")).toBeUndefined();
           expect((await store.eventsAfter(0, 10)).map((e) => e.seq)).toEqual([1]);
+          expect(await store.schedules()).toEqual([]);
+          expect(await store.runs("s-x", 10)).toEqual([]);
           // The store still works after a failed commit.
           await store.commit(commitSet({ tasks: [task(5)] }));
           expect(await store.getTask(5)).toEqual(task(5));
@@ -477,6 +517,155 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.getBatch(4)).toBeUndefined();
         await store.commit(commitSet({ batches: [batch(1, { finishedAt: T0 + 9 })] }));
         expect(ids(await store.openBatches())).toEqual([3]);
+      });
+    });
+
+    describe("schedules", () => {
+      it("starts with no schedules and no runs", async () => {
+        expect(await store.schedules()).toEqual([]);
+        expect(await store.latestRuns("s-1")).toEqual([]);
+        expect(await store.runs("s-1", 10)).toEqual([]);
+      });
+
+      it("upserts schedules by id, keeping tenant and created_at; lists them oldest first", async () => {
+        await store.commit(
+          commitSet({
+            schedules: [
+              schedule("s-2", { createdAt: T0 + 5 }),
+              schedule("s-1", { tenant: "globex" }),
+            ],
+          }),
+        );
+        await store.commit(
+          commitSet({
+            schedules: [
+              schedule("s-2", {
+                tenant: "other",
+                state: "paused",
+                createdAt: T0 + 99,
+                updatedAt: T0 + 100,
+                snapshot: '{"v":"paused"}',
+              }),
+            ],
+          }),
+        );
+        expect(await store.schedules()).toEqual([
+          schedule("s-1", { tenant: "globex" }),
+          schedule("s-2", {
+            state: "paused",
+            createdAt: T0 + 5,
+            updatedAt: T0 + 100,
+            snapshot: '{"v":"paused"}',
+          }),
+        ]);
+      });
+
+      it("applies a schedule named twice in one set in order: the later state wins", async () => {
+        await store.commit(
+          commitSet({
+            schedules: [
+              schedule("s-1", { state: "active" }),
+              schedule("s-1", { state: "paused", updatedAt: T0 + 1 }),
+            ],
+          }),
+        );
+        expect(await store.schedules()).toEqual([
+          schedule("s-1", { state: "paused", updatedAt: T0 + 1 }),
+        ]);
+      });
+
+      it("leaves deleted schedules out of the list, and keeps their runs readable", async () => {
+        await store.commit(
+          commitSet({
+            schedules: [schedule("s-1"), schedule("s-2")],
+            scheduleRuns: [scheduleRun({ scheduleId: "s-1" })],
+          }),
+        );
+        await store.commit(
+          commitSet({ schedules: [schedule("s-1", { state: "deleted", updatedAt: T0 + 1 })] }),
+        );
+        expect((await store.schedules()).map((c) => c.id)).toEqual(["s-2"]);
+        expect((await store.runs("s-1", 10)).map(withoutSeq)).toEqual([
+          scheduleRun({ scheduleId: "s-1" }),
+        ]);
+      });
+
+      it("round-trips every run column: nulls, false, large times, long output", async () => {
+        const full = scheduleRun({
+          scheduleId: "s-9",
+          tenant: "globex",
+          agentId: "agent-z",
+          taskId: null,
+          startedAt: T0 + 10,
+          completedAt: T0 + 20,
+          stdout: `${"x".repeat(70_000)}\n"quoted", back\\slash`,
+          stderr: "NULL",
+          exitCode: null,
+          ok: false,
+        });
+        await store.commit(commitSet({ scheduleRuns: [full, scheduleRun({ scheduleId: "s-9" })] }));
+        const [newest, oldest] = await store.runs("s-9", 10);
+        expect(newest && withoutSeq(newest)).toEqual(scheduleRun({ scheduleId: "s-9" }));
+        expect(oldest && withoutSeq(oldest)).toEqual(full);
+        expect(typeof oldest?.seq).toBe("number");
+        expect(typeof oldest?.ok).toBe("boolean");
+      });
+
+      it("gives runs increasing seqs in append order, across commits", async () => {
+        await store.commit(
+          commitSet({
+            scheduleRuns: [
+              scheduleRun({ stdout: "1" }),
+              scheduleRun({ stdout: "2" }),
+              scheduleRun({ stdout: "3" }),
+            ],
+          }),
+        );
+        await store.commit(commitSet({ scheduleRuns: [scheduleRun({ stdout: "4" })] }));
+        const runs = await store.runs("s-1", 10);
+        expect(runs.map((r) => r.stdout)).toEqual(["4", "3", "2", "1"]);
+        const seqs = runs.map((r) => r.seq);
+        expect([...seqs].sort((x, y) => y - x)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(4);
+      });
+
+      it("runs lists one schedule's runs newest first, up to the limit", async () => {
+        await store.commit(
+          commitSet({
+            scheduleRuns: [
+              scheduleRun({ scheduleId: "s-1", stdout: "a" }),
+              scheduleRun({ scheduleId: "s-2", stdout: "other" }),
+              scheduleRun({ scheduleId: "s-1", agentId: "agent-b", stdout: "b" }),
+              scheduleRun({ scheduleId: "s-1", stdout: "c" }),
+            ],
+          }),
+        );
+        expect((await store.runs("s-1", 10)).map((r) => r.stdout)).toEqual(["c", "b", "a"]);
+        expect((await store.runs("s-1", 2)).map((r) => r.stdout)).toEqual(["c", "b"]);
+        expect((await store.runs("s-2", 10)).map((r) => r.stdout)).toEqual(["other"]);
+        expect(await store.runs("s-3", 10)).toEqual([]);
+      });
+
+      it("latestRuns has the newest run of each agent, by agent id", async () => {
+        await store.commit(
+          commitSet({
+            scheduleRuns: [
+              scheduleRun({ agentId: "agent-b", stdout: "b1" }),
+              scheduleRun({ agentId: "agent-a", stdout: "a1" }),
+              scheduleRun({ agentId: "agent-b", stdout: "b2" }),
+              scheduleRun({ scheduleId: "s-2", agentId: "agent-c", stdout: "elsewhere" }),
+            ],
+          }),
+        );
+        await store.commit(
+          commitSet({ scheduleRuns: [scheduleRun({ agentId: "agent-a", stdout: "a2" })] }),
+        );
+        const latest = await store.latestRuns("s-1");
+        expect(latest.map((r) => [r.agentId, r.stdout])).toEqual([
+          ["agent-a", "a2"],
+          ["agent-b", "b2"],
+        ]);
+        expect((await store.latestRuns("s-2")).map((r) => r.stdout)).toEqual(["elsewhere"]);
       });
     });
 
