@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiKeys, createApp } from "../../src/api";
+import type { PeriodicApi } from "../../src/api/periodic";
 import { silentLogger } from "../../src/log";
 import { startTestEngine, TENANT, type TestEngine } from "../helpers/engine";
 
@@ -221,13 +222,24 @@ describe("API keys and tenants", () => {
 describe("OpenAPI", () => {
   it("serves the spec and a page that needs no internet", async () => {
     const assets = { script: "/* bundle */", style: "/* style */" };
-    const documented = createApp(t.engine, { log: silentLogger, apiKeys, openApiAssets: assets });
+    // Only the spec is read, so the periodic family needs no schedules behind it.
+    const periodic = {} as PeriodicApi;
+    const documented = createApp(t.engine, {
+      log: silentLogger,
+      apiKeys,
+      openApiAssets: assets,
+      periodic,
+    });
     const get = (path: string) => documented.handle(new Request(`http://localhost${path}`));
     const spec = (await (await get("/openapi/json")).json()) as {
       paths: Record<string, Record<string, unknown>>;
     };
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/tasks", "/tasks/{id}"]));
     expect(spec.paths["/tasks"]).toHaveProperty("post");
+    // Every family is in the spec, and the routes that take a body describe it.
+    for (const path of ["/xina/action", "/v3/applicationInstance/task", "/api/v1/tasks/create"]) {
+      expect(spec.paths[path]?.post, path).toHaveProperty("requestBody");
+    }
     const page = await (await get("/openapi")).text();
     expect(page).toContain("/openapi/assets/swagger-ui-bundle.js");
     expect(page).not.toMatch(/https?:\/\/(unpkg|cdn)/);

@@ -10,6 +10,7 @@
  * native family's scoped key check runs on these routes too). Being local, it never
  * sees another family's routes.
  */
+import { Type as T, type TSchema } from "@sinclair/typebox";
 import { Elysia } from "elysia";
 import type { Logger } from "../../log";
 import type { EngineApi } from "../../runtime/commands";
@@ -19,6 +20,7 @@ import { toXinaAnswer } from "./errors";
 import { parseAction, type XinaAction } from "./parse";
 import type { XinaTask } from "./present";
 import { run } from "./run";
+import { TaskDef, TaskId, TaskRef } from "./schemas";
 import { cancel, clean, conclude, destroy } from "./task-actions";
 import { pauseThreads, resumeThreads } from "./threads";
 
@@ -53,6 +55,30 @@ async function perform(engine: EngineApi, tenant: string, action: XinaAction): P
 const INTERNAL = { error: { code: "INTERNAL", message: "internal error" } } as const;
 
 /** @param log where unexpected errors go before they are answered with 500 */
+/** The action bodies as the spec shows them: entries are definitions, ids or refs. */
+const Entry = T.Union([TaskDef, TaskId, TaskRef]);
+const ActionBodyDoc = T.Union([
+  T.Object({ action: T.Literal("run"), tasks: T.Array(Entry) }),
+  T.Object({ action: T.Literal("conclude"), task: TaskId, delay: T.Optional(T.Integer()) }),
+  T.Object({
+    action: T.Union([T.Literal("cancel"), T.Literal("clean")]),
+    tasks: T.Array(T.Union([TaskId, TaskRef])),
+    ignore: T.Optional(T.Boolean()),
+  }),
+  T.Object({ action: T.Literal("destroy"), tasks: T.Array(T.Union([TaskId, TaskRef])) }),
+  T.Object({ action: T.Literal("pause"), threads: T.Array(T.String()) }),
+  T.Object({
+    action: T.Literal("resume"),
+    threads: T.Array(T.String()),
+    continue: T.Optional(T.Boolean()),
+  }),
+]);
+const OkDoc = T.Object({ ok: T.Literal(true), tasks: T.Array(T.Record(T.String(), T.Unknown())) });
+const ErrorDoc = T.Object({ error: T.Object({ code: T.String(), message: T.String() }) });
+
+/** TypeBox schemas are JSON Schema; the OpenAPI types just do not know TypeBox's. */
+const asOpenApi = (schema: TSchema) => schema as unknown as Record<string, never>;
+
 export function xinaActions(engine: EngineApi, keys: ApiKeys, log?: Pick<Logger, "error">) {
   return (
     new Elysia({ name: "xina-actions" })
@@ -81,6 +107,26 @@ export function xinaActions(engine: EngineApi, keys: ApiKeys, log?: Pick<Logger,
             summary:
               "Run a XINA task or thread action (run, conclude, cancel, clean, destroy, pause, resume)",
             tags: ["xina"],
+            // The body is read and checked by hand (one action's schema after another),
+            // so the spec is given here for the documentation.
+            requestBody: {
+              required: true,
+              content: { "application/json": { schema: asOpenApi(ActionBodyDoc) } },
+            },
+            responses: {
+              200: {
+                description: "done; tasks lists the tasks the action created or touched",
+                content: { "application/json": { schema: asOpenApi(OkDoc) } },
+              },
+              400: {
+                description: "refused; nothing changed",
+                content: { "application/json": { schema: asOpenApi(ErrorDoc) } },
+              },
+              401: {
+                description: "no valid API key",
+                content: { "application/json": { schema: asOpenApi(ErrorDoc) } },
+              },
+            },
           },
         },
       )
