@@ -3,6 +3,7 @@
  * handler runs before any plugin's, so a parse error raised by Elysia would come
  * back in the native shape, not XINA's.
  */
+import { BodyReadError, readBodyText } from "../body-text";
 import { XinaError, XinaErrorCode } from "./errors";
 
 /**
@@ -12,39 +13,15 @@ import { XinaError, XinaErrorCode } from "./errors";
  */
 export const MAX_BODY_BYTES = 512 * 1024;
 
-const tooLarge = () =>
-  new XinaError(XinaErrorCode.BodyTooLarge, `the body is larger than ${MAX_BODY_BYTES} bytes`);
-
-/** The body as UTF-8 text, refused as soon as it passes `maxBytes`. */
+/** The body's text, refusals in this family's shape. */
 async function readText(request: Request, maxBytes: number): Promise<string> {
-  const declared = Number(request.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    return await readBodyText(request, maxBytes);
   } catch (error) {
-    throw new XinaError(XinaErrorCode.InvalidJson, "the body is not valid UTF-8", {
-      cause: error,
-    });
+    if (!(error instanceof BodyReadError)) throw error;
+    throw error.failure === "tooLarge"
+      ? new XinaError(XinaErrorCode.BodyTooLarge, error.message)
+      : new XinaError(XinaErrorCode.InvalidJson, error.message, { cause: error });
   }
 }
 

@@ -3,6 +3,7 @@
  * that is not JSON is answered in this family's shape (422), not by another
  * family's error handler.
  */
+import { BodyReadError, readBodyText } from "../body-text";
 import { HostTaskError, HostTaskErrorCode, invalidInput } from "./errors";
 
 /**
@@ -11,38 +12,18 @@ import { HostTaskError, HostTaskErrorCode, invalidInput } from "./errors";
  */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-const tooLarge = () =>
-  new HostTaskError(413, HostTaskErrorCode.InvalidInput, "Request body too large", [
-    { property: "body", message: `the body is larger than ${MAX_BODY_BYTES} bytes` },
-  ]);
-
+/** The body's text, refusals in this family's shape. */
 async function readText(request: Request): Promise<string> {
-  const declared = Number(request.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) throw tooLarge();
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
   try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw invalidInput([{ property: "body", message: "the body is not valid UTF-8" }]);
+    return await readBodyText(request, MAX_BODY_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyReadError)) throw error;
+    if (error.failure === "tooLarge") {
+      throw new HostTaskError(413, HostTaskErrorCode.InvalidInput, "Request body too large", [
+        { property: "body", message: error.message },
+      ]);
+    }
+    throw invalidInput([{ property: "body", message: error.message }]);
   }
 }
 
