@@ -3,7 +3,7 @@
  * view the API answers with.
  */
 import type { StateValue } from "xstate";
-import { TASK_COMMANDS, type TaskContext } from "../../machines";
+import type { TaskContext } from "../../machines";
 import type { TaskRow } from "../store/store";
 import type { TaskView } from "./commands";
 
@@ -111,6 +111,3 @@ export function taskView(
     accepts,
   };
 }
-
-/** Client commands, by the machine's event names. */
-export const CLIENT_COMMANDS = TASK_COMMANDS;
