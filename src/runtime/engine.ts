@@ -499,7 +499,14 @@ export class Engine implements EngineApi {
     const path = statePath(snapshot.value);
     this.writer.markTask(context.id, task.serialize);
     if (path === task.path) return;
+    const previous = task.path;
     task.path = path;
+    // A task paused before it was due takes its place in its lane now: when its turn
+    // comes it holds the lane, so a paused task blocks the tasks behind it (a host-task
+    // instance's other tasks, say) until it is resumed and finished.
+    if (path === "paused.holding" && previous === "scheduled" && context.lane !== null) {
+      this.lanes.enqueue(context.tenant, context.lane, context.id, context.priority);
+    }
     const event = topLevel(path);
     this.journal.record(
       EntityKind.Task,

@@ -85,3 +85,31 @@ describe("a lane runs its tasks one at a time in (priority, id) order", () => {
     await t.waitFor(second.id, ["done"]);
   });
 });
+
+describe("a paused task blocks its lane", () => {
+  it("even when it was paused before it was due", async () => {
+    const t = await startTestEngine();
+    try {
+      const later = await t.engine.submit({
+        tenant: TENANT,
+        lane: "instance-7",
+        actions: [{ type: "noop" }],
+        executeAt: Date.now() + 3_600_000,
+      });
+      const paused = await t.engine.pause(TENANT, later.id);
+      expect(paused.state).toBe("paused.holding");
+      const next = await t.engine.submit({
+        tenant: TENANT,
+        lane: "instance-7",
+        actions: [{ type: "noop" }],
+      });
+      await t.engine.flush();
+      // The paused task is first in the lane and holds it: the next one waits.
+      expect((await t.engine.get(TENANT, next.id)).status).toBe("ready");
+      await t.engine.cancel(TENANT, later.id);
+      await t.waitFor(next.id, ["done"]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
