@@ -4,13 +4,13 @@
  * build on an application instance and starts it; a paused task holds its instance.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
+import { packGameBuild } from "../helpers/game-build";
 import { type NatsServer, startNats } from "../helpers/nats";
 import {
   freePort,
@@ -29,15 +29,6 @@ interface TaskStatus {
   resultCode: number;
   resultText: string;
 }
-
-/** The game server of the build: answers its version, exits cleanly on SIGTERM. */
-const SERVER_JS = `
-const http = require("node:http");
-const version = require("node:fs").readFileSync(__dirname + "/VERSION", "utf8").trim();
-const server = http.createServer((_, res) => res.end(version));
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
-server.listen(Number(process.env.PORT), "127.0.0.1");
-`;
 
 describe("host task API over NATS with a real agent", () => {
   const dir = tempDir("fw-hosttask-");
@@ -65,16 +56,7 @@ describe("host task API over NATS with a real agent", () => {
   }
   let gate: Promise<void> = Promise.resolve();
 
-  async function build(version: string) {
-    const source = join(dir, `src-${version}`);
-    mkdirSync(source, { recursive: true });
-    writeFileSync(join(source, "server.js"), SERVER_JS);
-    writeFileSync(join(source, "VERSION"), `${version}\n`);
-    await tar.c({ gzip: true, cwd: source, file: join(dir, "www", `${version}.tar.gz`) }, [
-      "server.js",
-      "VERSION",
-    ]);
-  }
+  const build = (version: string) => packGameBuild(dir, version);
 
   async function api(method: string, path: string, body?: unknown) {
     const response = await fetch(`${engine.url}${path}`, {

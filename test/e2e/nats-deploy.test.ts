@@ -2,11 +2,11 @@ import type { ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import * as tar from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NatsBus } from "../../src/bus";
 import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
+import { packGameBuild } from "../helpers/game-build";
 import { type NatsServer, startNats } from "../helpers/nats";
 import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 
@@ -17,15 +17,6 @@ interface Task {
   currentActionIdx: number;
 }
 
-/** The game server of the build: answers its version, exits cleanly on SIGTERM. */
-const SERVER_JS = `
-const http = require("node:http");
-const version = require("node:fs").readFileSync(__dirname + "/VERSION", "utf8").trim();
-const server = http.createServer((_, res) => res.end(version));
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
-server.listen(Number(process.env.PORT), "127.0.0.1");
-`;
-
 describe("deploying a real build to an application instance over NATS", () => {
   const dir = tempDir("fw-deploy-");
   let nats: NatsServer;
@@ -35,16 +26,7 @@ describe("deploying a real build to an application instance over NATS", () => {
   let filesUrl = "";
   let gamePort = 0;
 
-  async function build(version: string) {
-    const source = join(dir, `src-${version}`);
-    mkdirSync(source, { recursive: true });
-    writeFileSync(join(source, "server.js"), SERVER_JS);
-    writeFileSync(join(source, "VERSION"), `${version}\n`);
-    await tar.c({ gzip: true, cwd: source, file: join(dir, "www", `${version}.tar.gz`) }, [
-      "server.js",
-      "VERSION",
-    ]);
-  }
+  const build = (version: string) => packGameBuild(dir, version);
 
   const deployActions = (buildId: string) => [
     { type: "download-build", params: { buildId, url: `${filesUrl}/${buildId}.tar.gz` } },
