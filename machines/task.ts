@@ -53,6 +53,8 @@ export interface TaskInput {
   readonly tenant: string;
   readonly name: string;
   readonly lane: string | null;
+  /** The lane is shared by every tenant (a host's instance), not the tenant's own. */
+  readonly laneShared?: boolean;
   readonly agentId: string | null;
   readonly actions: readonly TaskAction[];
   readonly priority: number;

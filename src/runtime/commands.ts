@@ -26,6 +26,11 @@ export interface SubmitTask {
   readonly agentId?: string;
   /** Tasks with the same lane run one at a time, in (priority, id) order. */
   readonly lane?: string;
+  /**
+   * The lane is shared by every tenant instead of being the tenant's own: for things
+   * outside any one client, like an application instance on a host. @default false
+   */
+  readonly sharedLane?: boolean;
   /** Lower runs first within a lane. @default 0 */
   readonly priority?: number;
   /** Epoch ms; absent or past means now. */

@@ -85,6 +85,14 @@ interface LiveTask {
 
 const FINAL = new Set<string>(FINAL_TASK_STATES);
 
+/** The tenant name shared lanes are kept under: no client can be called this. */
+const SHARED_LANE_OWNER = "*";
+
+/** Whose lane a task's lane is: its tenant's own, or the one every tenant shares. */
+function laneOwner(context: TaskContext): string {
+  return context.laneShared === true ? SHARED_LANE_OWNER : context.tenant;
+}
+
 export class Engine implements EngineApi {
   private readonly live = new Map<number, LiveTask>();
   private readonly hydrating = new Map<number, Promise<LiveTask | undefined>>();
@@ -138,7 +146,9 @@ export class Engine implements EngineApi {
     this.journal = new Journal(this.writer, this.deps.bus, counters.eventSeq);
     this.lanes = new Lanes(this.timers, clock, this.writer, this.journal, {
       grant: (_tenant, taskId) => queueMicrotask(() => this.dispatch(taskId)),
-      continueLocked: (tenant, taskId) => {
+      continueLocked: (_laneTenant, taskId) => {
+        // The task's own tenant: a shared lane's is not anybody's.
+        const tenant = this.live.get(taskId)?.actor.getSnapshot().context.tenant ?? "";
         void this.resume(tenant, taskId).catch((error: unknown) =>
           log.warn({ taskId, err: error }, "could not continue the locked task"),
         );
@@ -299,6 +309,7 @@ export class Engine implements EngineApi {
       tenant: spec.tenant,
       name: valid.name,
       lane: spec.lane ?? null,
+      laneShared: spec.sharedLane === true && spec.lane !== undefined,
       agentId: valid.agentId,
       actions: spec.actions,
       priority: spec.priority ?? 0,
@@ -505,7 +516,7 @@ export class Engine implements EngineApi {
     // comes it holds the lane, so a paused task blocks the tasks behind it (a host-task
     // instance's other tasks, say) until it is resumed and finished.
     if (path === "paused.holding" && previous === "scheduled" && context.lane !== null) {
-      this.lanes.enqueue(context.tenant, context.lane, context.id, context.priority);
+      this.lanes.enqueue(laneOwner(context), context.lane, context.id, context.priority);
     }
     const event = topLevel(path);
     this.journal.record(
@@ -523,7 +534,7 @@ export class Engine implements EngineApi {
     );
     if (FINAL.has(path)) {
       this.finished[path] = (this.finished[path] ?? 0) + 1;
-      if (context.lane !== null) this.lanes.remove(context.tenant, context.lane, context.id);
+      if (context.lane !== null) this.lanes.remove(laneOwner(context), context.lane, context.id);
       if (context.batchId !== null && context.outcome !== null) {
         this.batches.taskFinished(context.batchId, context.id, context.outcome);
       }
@@ -608,12 +619,13 @@ export class Engine implements EngineApi {
   // ---- dispatch -------------------------------------------------------------
 
   private requestDispatch(context: TaskContext) {
-    const { tenant, lane, id, priority } = context;
+    const { lane, id, priority } = context;
     // Deferred: this runs inside the task's own transition, and the lane and the
     // DISPATCH that follow must be new events, not nested in it.
     queueMicrotask(() => {
-      if (lane === null || this.lanes.holder(tenant, lane) === id) this.dispatch(id);
-      else this.lanes.enqueue(tenant, lane, id, priority);
+      const owner = laneOwner(context);
+      if (lane === null || this.lanes.holder(owner, lane) === id) this.dispatch(id);
+      else this.lanes.enqueue(owner, lane, id, priority);
     });
   }
 
@@ -622,7 +634,7 @@ export class Engine implements EngineApi {
     if (snapshot?.status !== "active") {
       // Finished while it waited for its slot: free the lane.
       const context = snapshot?.context;
-      if (context?.lane) this.lanes.remove(context.tenant, context.lane, id);
+      if (context?.lane) this.lanes.remove(laneOwner(context), context.lane, id);
       return;
     }
     const task = this.live.get(id) as LiveTask;

@@ -85,6 +85,8 @@ export class HostTasks {
       name: template.name,
       agentId: instance.agentId,
       lane: laneOf(instance.id),
+      // One task at a time per instance, whichever client asked (spec 2.13).
+      sharedLane: true,
       refId: instance.id,
       actions: buildActions(template, params.values, instance.id),
       // Spec 2.3: a failed action ends the task "done, with error"; no silent retry.

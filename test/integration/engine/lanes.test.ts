@@ -113,3 +113,42 @@ describe("a paused task blocks its lane", () => {
     }
   });
 });
+
+describe("a shared lane", () => {
+  it("runs one task at a time across tenants", async () => {
+    const t = await startTestEngine();
+    try {
+      const log = join(t.dir, "shared.log");
+      const step = (name: string) => ({
+        type: "exec",
+        params: { command: `echo start ${name} >> ${log}; sleep 0.1; echo end ${name} >> ${log}` },
+      });
+      const a = await t.engine.submit({
+        tenant: TENANT,
+        lane: "i-game-1",
+        sharedLane: true,
+        actions: [step("a")],
+      });
+      const b = await t.engine.submit({
+        tenant: "other-client",
+        lane: "i-game-1",
+        sharedLane: true,
+        actions: [step("b")],
+      });
+      await t.waitFor(a.id, ["done"]);
+      const deadline = Date.now() + 5_000;
+      while ((await t.engine.get("other-client", b.id)).status !== "done") {
+        if (Date.now() > deadline) throw new Error("b did not finish");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(readFileSync(log, "utf8").trim().split("\n")).toEqual([
+        "start a",
+        "end a",
+        "start b",
+        "end b",
+      ]);
+    } finally {
+      await t.stop();
+    }
+  });
+});
