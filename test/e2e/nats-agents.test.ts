@@ -8,6 +8,7 @@ import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
 import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
+import { until } from "../helpers/until";
 
 interface Task {
   id: number;
@@ -17,16 +18,6 @@ interface Task {
   error: string | null;
   timeoutReason: string | null;
   results: { stdout?: string }[];
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe("an engine and host agents over a real NATS server", () => {

@@ -6,6 +6,7 @@ import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
 import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
+import { until as untilFound } from "../helpers/until";
 
 interface LatestOutput {
   completion_time?: string;
@@ -51,15 +52,9 @@ describe("periodic commands on real agents over NATS", () => {
     return (await response.json()) as LatestOutput;
   }
 
-  async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error("condition not met in time");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  /** This file's bound for every wait. */
+  const until = <T>(probe: () => Promise<T | undefined>, timeoutMs = 20_000) =>
+    untilFound(probe, timeoutMs);
 
   it("runs the command on every agent, a late one included, and keeps their output", async () => {
     startAgent("edge-a");

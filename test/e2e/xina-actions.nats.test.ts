@@ -11,6 +11,7 @@ import { startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type NatsServer, startNats } from "../helpers/nats";
 import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
+import { until } from "../helpers/until";
 
 const AGENT = "xina-host";
 
@@ -24,16 +25,6 @@ interface Reply {
   ok?: boolean;
   tasks: XinaTask[];
   error?: { code: string; message: string };
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe("XINA actions on a real agent over a real NATS server", () => {

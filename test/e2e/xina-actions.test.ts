@@ -9,6 +9,7 @@ import { ApiKeys, createApp } from "../../src/api";
 import { NotFoundError } from "../../src/errors";
 import { silentLogger } from "../../src/log";
 import { startTestEngine, TENANT, type TestEngine } from "../helpers/engine";
+import { until as untilFound } from "../helpers/until";
 
 const OTHER = "other";
 const apiKeys = new ApiKeys([
@@ -103,15 +104,9 @@ const def = (name: string, command: string, extra: Record<string, unknown> = {})
   ...extra,
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** This file's bound for every wait. */
+const until = <T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000) =>
+  untilFound(probe, timeoutMs);
 
 const view = (id: number, tenant = TENANT) => t.engine.get(tenant, id);
 
