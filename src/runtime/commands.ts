@@ -79,6 +79,8 @@ export interface TaskView {
   readonly lastActivityAt: number;
   readonly finishedAt: number | null;
   readonly updatedAt: number;
+  /** A pause waits for the running action to finish. */
+  readonly pauseRequested: boolean;
   /** Client commands the task accepts now. */
   readonly accepts: readonly string[];
 }

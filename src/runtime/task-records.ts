@@ -108,6 +108,7 @@ export function taskView(
     lastActivityAt: context.lastActivityAt,
     finishedAt: context.finishedAt,
     updatedAt: context.updatedAt,
+    pauseRequested: context.pauseAfterAction,
     accepts,
   };
 }

@@ -5,7 +5,6 @@
  */
 import type { BatchTask, BatchView, EngineApi, ListTasks, TaskView } from "../../runtime/commands";
 import { conflict, entityNotFound, type FieldError, invalidInput } from "./errors";
-import { PauseRequests } from "./pause-requests";
 import { CreateTaskBody, compile, parseId } from "./schemas";
 import {
   announcedInstances,
@@ -37,7 +36,6 @@ const createCheck = compile(CreateTaskBody);
 
 export class HostTasks {
   private readonly templates: ReadonlyMap<number, TaskTemplate>;
-  private readonly pauses = new PauseRequests();
 
   constructor(
     private readonly engine: EngineApi,
@@ -99,7 +97,7 @@ export class HostTasks {
 
   async get(tenant: string, taskId: string): Promise<TaskStatus[]> {
     const view = await this.hostTask(tenant, taskId);
-    return [this.present(tenant, view)];
+    return [presentTask(view)];
   }
 
   /** Spec 2.11: 0, 1 or 2 → 124; a finished task cannot be. */
@@ -116,7 +114,6 @@ export class HostTasks {
       }
       throw error;
     }
-    this.pauses.delete(tenant, view.id);
     return [presentTask(cancelled)];
   }
 
@@ -128,19 +125,17 @@ export class HostTasks {
   async togglePause(tenant: string, taskId: string): Promise<TaskStatus[]> {
     const view = await this.hostTask(tenant, taskId);
     if (isFinished(view)) throw conflict("Task cannot be paused or resumed: it has finished");
-    if (this.pauseRequested(tenant, view)) {
+    if (isPausing(view)) {
       throw conflict(
         "Task is pausing: its current action is still running; resume it once that action has ended",
       );
     }
     if (view.status === "paused") {
       const resumed = await this.engine.resume(tenant, view.id);
-      this.pauses.delete(tenant, view.id);
       return [presentTask(resumed)];
     }
     const paused = await this.engine.pause(tenant, view.id, "afterAction");
-    if (isPausing(paused, true)) this.pauses.add(tenant, view.id);
-    return [this.present(tenant, paused)];
+    return [presentTask(paused)];
   }
 
   /** Spec 2.10: the tenant's last 100 tasks of this API, newest first. */
@@ -192,18 +187,6 @@ export class HostTasks {
     return view;
   }
 
-  /** Whether a pause asked for here still waits for a running action; forgets stale ones. */
-  private pauseRequested(tenant: string, view: TaskView): boolean {
-    if (!this.pauses.has(tenant, view.id)) return false;
-    if (isPausing(view, true)) return true;
-    this.pauses.delete(tenant, view.id);
-    return false;
-  }
-
-  private present(tenant: string, view: TaskView): TaskStatus {
-    return presentTask(view, this.pauseRequested(tenant, view));
-  }
-
   private async presentBatch(tenant: string, batch: BatchView): Promise<TaskBatchStatus> {
     const codes = new Map<number, ResultCode>();
     if (batch.status !== "finished") {
@@ -212,7 +195,7 @@ export class HostTasks {
         limit: batch.taskIds.length,
       });
       for (const view of views) {
-        codes.set(view.id, resultCode(view, this.pauseRequested(tenant, view)));
+        codes.set(view.id, resultCode(view));
       }
     }
     return presentBatch(batch, codes);
@@ -225,7 +208,7 @@ export class HostTasks {
       const views = await this.engine.list(tenant, { ...query, beforeId, limit: LIST_PAGE });
       for (const view of views) {
         if (found.length === limit) break;
-        if (isHostTask(view)) found.push(this.present(tenant, view));
+        if (isHostTask(view)) found.push(presentTask(view));
       }
       const last = views.at(-1);
       if (views.length < LIST_PAGE || last === undefined) break;

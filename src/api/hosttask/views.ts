@@ -45,8 +45,8 @@ export function hasStarted(view: TaskView): boolean {
 }
 
 /** Whether a pause asked for while an action ran is still waiting for that action. */
-export function isPausing(view: TaskView, pauseRequested: boolean): boolean {
-  return pauseRequested && PAUSABLE_RUNNING.has(view.status);
+export function isPausing(view: TaskView): boolean {
+  return view.pauseRequested && PAUSABLE_RUNNING.has(view.status);
 }
 
 /**
@@ -55,10 +55,10 @@ export function isPausing(view: TaskView, pauseRequested: boolean): boolean {
  * started is 0 (scheduled, waiting for its lane or agent, or sent but not begun);
  * anything else is 1.
  */
-export function resultCode(view: TaskView, pauseRequested = false): ResultCode {
+export function resultCode(view: TaskView): ResultCode {
   const final = FINAL_STATUSES[view.status];
   if (final !== undefined) return final;
-  if (view.status === "paused" || isPausing(view, pauseRequested)) return ResultCode.Paused;
+  if (view.status === "paused" || isPausing(view)) return ResultCode.Paused;
   return hasStarted(view) ? ResultCode.InProgress : ResultCode.Pending;
 }
 
@@ -104,8 +104,8 @@ export interface TaskStatus {
   readonly resultText: string;
 }
 
-export function presentTask(view: TaskView, pauseRequested = false): TaskStatus {
-  const code = resultCode(view, pauseRequested);
+export function presentTask(view: TaskView): TaskStatus {
+  const code = resultCode(view);
   return {
     id: view.id,
     name: view.name,
