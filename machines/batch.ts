@@ -16,12 +16,15 @@ export interface BatchCounts {
 export interface BatchInput {
   readonly id: number;
   readonly tenant: string;
+  /** Which API made it; each lists only its own kind. @default "" */
+  readonly kind?: string;
   readonly taskIds: readonly number[];
   readonly executeAt: number;
   readonly now: number;
 }
 
-export interface BatchContext extends Omit<BatchInput, "now"> {
+export interface BatchContext extends Omit<BatchInput, "now" | "kind"> {
+  readonly kind: string;
   /** Outcome per finished task id. */
   readonly outcomes: Readonly<Record<number, TaskOutcome>>;
   readonly counts: BatchCounts;
@@ -70,6 +73,7 @@ export const batchMachine = setup({
   context: ({ input }) => ({
     id: input.id,
     tenant: input.tenant,
+    kind: input.kind ?? "",
     taskIds: input.taskIds,
     executeAt: input.executeAt,
     outcomes: {},

@@ -43,6 +43,7 @@ export {
   scheduleMachine,
 } from "./schedule";
 export {
+  CancelMode,
   initialTaskContext,
   PauseMode,
   type RetryPolicy,

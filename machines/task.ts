@@ -2,12 +2,13 @@
  * The task: one unit of remote work, an ordered list of actions run on one agent.
  *
  *   scheduled → ready → dispatched → running ⇄ paused → done | failed | cancelled | timedOut
+ *                                   running → cancelling → cancelled (the action finishes first)
  *
  * Side effects (talking to agents, asking for a dispatch slot) are named actions whose
  * implementations here do nothing; the runtime binds the real ones with
  * `machine.provide()`. Time comes in on events (`at`), never from a clock.
  */
-import { and, assign, setup } from "xstate";
+import { and, assign, not, setup } from "xstate";
 import type { ActionOutcome, TaskAction } from "../src/protocol/messages";
 import { deadlineAfter, eventTime, remaining, type Timed } from "./time";
 
@@ -87,6 +88,8 @@ export interface TaskContext extends Omit<TaskInput, "now"> {
   readonly pausedAt: number | null;
   /** Pause once the current action finishes instead of suspending it. */
   readonly pauseAfterAction: boolean;
+  /** When a client cancelled the task while letting its running action finish. */
+  readonly cancelRequestedAt: number | null;
   readonly progress: number | null;
   readonly results: readonly (ActionOutcome | null)[];
   readonly outcome: TaskOutcome | null;
@@ -106,7 +109,7 @@ export type TaskEvent =
   | ({ type: "ACTION_DONE"; execId: string; outcome: ActionOutcome } & Timed)
   | ({ type: "PAUSE"; mode?: PauseMode } & Timed)
   | ({ type: "RESUME" } & Timed)
-  | ({ type: "CANCEL"; reason?: string } & Timed)
+  | ({ type: "CANCEL"; reason?: string; mode?: CancelMode } & Timed)
   | ({ type: "CONCLUDE"; delayMs: number } & Timed)
   | ({ type: "TIMEOUT"; reason: TimeoutReason } & Timed)
   | ({ type: "REARM" } & Timed);
@@ -118,6 +121,14 @@ export const PauseMode = {
   AfterAction: "afterAction",
 } as const;
 export type PauseMode = (typeof PauseMode)[keyof typeof PauseMode];
+
+export const CancelMode = {
+  /** Stop the running attempt's processes (SIGTERM, then SIGKILL). */
+  Now: "now",
+  /** Let the running action finish; start no later action. */
+  AfterAction: "afterAction",
+} as const;
+export type CancelMode = (typeof CancelMode)[keyof typeof CancelMode];
 
 /** Events a client may send; the rest come from the engine and its agents. */
 export const TASK_COMMANDS = ["PAUSE", "RESUME", "CANCEL", "CONCLUDE"] as const;
@@ -171,6 +182,7 @@ export function initialTaskContext(input: TaskInput): TaskContext {
     concludeAt: null,
     pausedAt: null,
     pauseAfterAction: false,
+    cancelRequestedAt: null,
     progress: null,
     results: input.actions.map(() => null),
     outcome: null,
@@ -213,6 +225,9 @@ export const taskMachine = setup({
           : TimeoutReason.Heartbeat;
       return { timeoutReason: reason, updatedAt: deadline };
     }),
+    reachedDrainDeadline: assign(({ context }) => ({
+      updatedAt: attemptDeadline(context) ?? context.deliveryDeadline ?? context.updatedAt,
+    })),
     reachedConcludeTime: assign(({ context }) => ({
       updatedAt: context.concludeAt ?? context.updatedAt,
     })),
@@ -297,6 +312,11 @@ export const taskMachine = setup({
       updatedAt: now(context, event),
     })),
     requestPauseAfterAction: assign({ pauseAfterAction: true }),
+    requestCancelAfterAction: assign(({ context, event }) => ({
+      cancelRequestedAt: now(context, event),
+      pauseAfterAction: false,
+      updatedAt: now(context, event),
+    })),
     markResumed: assign(({ context, event }) => {
       const at = now(context, event);
       // The attempt was frozen while paused: the time it spent paused does not count
@@ -349,6 +369,8 @@ export const taskMachine = setup({
     pauseAfterActionRequested: ({ context }) => context.pauseAfterAction,
     wantsPauseAfterAction: ({ event }) =>
       event.type === "PAUSE" && event.mode === PauseMode.AfterAction,
+    wantsCancelAfterAction: ({ event }) =>
+      event.type === "CANCEL" && event.mode === CancelMode.AfterAction,
     validConcludeDelay: ({ event }) =>
       event.type === "CONCLUDE" && event.delayMs >= 0 && Number.isFinite(event.delayMs),
     hasActiveAttempt: ({ context }) => context.attemptActive,
@@ -361,6 +383,9 @@ export const taskMachine = setup({
     attemptTimeout: ({ context, event }) =>
       remaining(attemptDeadline(context), now(context, event)),
     concludeDelay: ({ context, event }) => remaining(context.concludeAt, now(context, event)),
+    // A draining attempt that has not reported its start is bounded by delivery.
+    drainTimeout: ({ context, event }) =>
+      remaining(attemptDeadline(context) ?? context.deliveryDeadline, now(context, event)),
   },
 }).createMachine({
   id: "task",
@@ -436,7 +461,14 @@ export const taskMachine = setup({
           { guard: "wantsPauseAfterAction", actions: "requestPauseAfterAction" },
           { target: "paused.suspended", actions: ["markPaused", "sendPause"] },
         ],
-        CANCEL: { target: "cancelled", actions: "sendCancel" },
+        CANCEL: [
+          {
+            guard: "wantsCancelAfterAction",
+            target: "cancelling",
+            actions: "requestCancelAfterAction",
+          },
+          { target: "cancelled", actions: "sendCancel" },
+        ],
         TIMEOUT: [
           {
             guard: "canRetry",
@@ -502,6 +534,14 @@ export const taskMachine = setup({
             PAUSE: [
               { guard: "wantsPauseAfterAction", actions: "requestPauseAfterAction" },
               { target: "#task.paused.suspended", actions: ["markPaused", "sendPause"] },
+            ],
+            CANCEL: [
+              {
+                guard: "wantsCancelAfterAction",
+                target: "#task.cancelling",
+                actions: "requestCancelAfterAction",
+              },
+              { target: "#task.cancelled", actions: "sendCancel" },
             ],
             CONCLUDE: {
               guard: and(["isOpen", "validConcludeDelay"]),
@@ -599,6 +639,36 @@ export const taskMachine = setup({
             ],
           },
         },
+      },
+    },
+    cancelling: {
+      description:
+        "Cancelled by a client while an action ran: that action finishes, no later one starts.",
+      after: {
+        drainTimeout: { target: "cancelled", actions: ["reachedDrainDeadline", "sendCancel"] },
+      },
+      on: {
+        STARTED: {
+          guard: "isCurrentAttempt",
+          target: "cancelling",
+          reenter: true,
+          actions: "assignStarted",
+        },
+        PROGRESS: {
+          guard: "isCurrentAttempt",
+          target: "cancelling",
+          reenter: true,
+          actions: "assignProgress",
+        },
+        ACTION_DONE: { guard: "isCurrentAttempt", target: "cancelled", actions: "recordResult" },
+        // Cancel asked again without waiting: stop the action now.
+        CANCEL: {
+          guard: not("wantsCancelAfterAction"),
+          target: "cancelled",
+          actions: "sendCancel",
+        },
+        TIMEOUT: { target: "cancelled", actions: ["touch", "sendCancel"] },
+        REARM: { target: "cancelling", reenter: true },
       },
     },
     done: {

@@ -25,6 +25,8 @@ export function batchView(state: string, context: BatchContext): BatchView {
   return {
     id: context.id,
     tenant: context.tenant,
+    // Absent from snapshots written before batches had kinds.
+    kind: context.kind ?? "",
     status: state === "finished" ? "finished" : "running",
     taskIds: context.taskIds,
     outcomes: context.outcomes,
@@ -73,10 +75,16 @@ export class Batches {
     return ++this.lastId;
   }
 
-  create(id: number, tenant: string, taskIds: readonly number[], executeAt: number): BatchView {
+  create(
+    id: number,
+    tenant: string,
+    kind: string,
+    taskIds: readonly number[],
+    executeAt: number,
+  ): BatchView {
     const now = this.clock.now();
     const actor = createActor(this.logic, {
-      input: { id, tenant, taskIds, executeAt, now },
+      input: { id, tenant, kind, taskIds, executeAt, now },
       clock: this.timers,
     });
     this.start(actor, "");
@@ -92,8 +100,8 @@ export class Batches {
         value: stateValue(persisted.state),
         context: persisted.context,
       });
-      const { id, tenant, taskIds, executeAt, createdAt } = persisted.context;
-      const input = { id, tenant, taskIds, executeAt, now: createdAt };
+      const { id, tenant, kind, taskIds, executeAt, createdAt } = persisted.context;
+      const input = { id, tenant, kind, taskIds, executeAt, now: createdAt };
       this.start(createActor(this.logic, { snapshot, input, clock: this.timers }), persisted.state);
     }
   }
@@ -136,6 +144,7 @@ export class Batches {
       return {
         id,
         tenant,
+        kind: snapshot.context.kind ?? "",
         state,
         createdAt: snapshot.context.createdAt,
         updatedAt: snapshot.context.updatedAt,

@@ -81,6 +81,8 @@ export interface TaskView {
   readonly updatedAt: number;
   /** A pause waits for the running action to finish. */
   readonly pauseRequested: boolean;
+  /** Set when a cancel waits for the running action to finish (status `cancelling`). */
+  readonly cancelRequestedAt: number | null;
   /** Client commands the task accepts now. */
   readonly accepts: readonly string[];
 }
@@ -89,6 +91,8 @@ export interface TaskView {
 export interface BatchView {
   readonly id: number;
   readonly tenant: string;
+  /** Which API made it (`hostTask`, `xina`; "" for the native one). */
+  readonly kind: string;
   readonly status: "running" | "finished";
   readonly taskIds: readonly number[];
   /** Outcome per finished task id. */
@@ -144,7 +148,12 @@ export interface AgentView {
 
 export interface EngineCommands {
   submit(task: SubmitTask): Promise<TaskView>;
-  cancel(tenant: string, id: number): Promise<TaskView>;
+  /**
+   * `afterAction`: the task stops at once for clients (`cancelRequestedAt`), but a
+   * running action finishes and keeps the task's lane until it has; no later action
+   * starts. `now` (the default) stops the running action.
+   */
+  cancel(tenant: string, id: number, mode?: "now" | "afterAction"): Promise<TaskView>;
   /** `afterAction`: let the running action finish, start no further one. */
   pause(tenant: string, id: number, mode?: "suspend" | "afterAction"): Promise<TaskView>;
   resume(tenant: string, id: number): Promise<TaskView>;
@@ -160,7 +169,7 @@ export interface EngineCommands {
   submitBatch(
     tenant: string,
     tasks: readonly BatchTask[],
-    options?: { executeAt?: number },
+    options?: { executeAt?: number; kind?: string },
   ): Promise<{ batch: BatchView; tasks: TaskView[] }>;
   pauseLane(tenant: string, lane: string): Promise<void>;
   resumeLane(tenant: string, lane: string, continueLocked: boolean): Promise<void>;
@@ -170,8 +179,8 @@ export interface EngineQueries {
   get(tenant: string, id: number): Promise<TaskView>;
   list(tenant: string, query: ListTasks): Promise<TaskView[]>;
   getBatch(tenant: string, id: number): Promise<BatchView>;
-  /** The tenant's batches, newest first. @default limit 100 */
-  listBatches(tenant: string, query?: { limit?: number }): Promise<BatchView[]>;
+  /** The tenant's batches of one kind, newest first. @default kind "", limit 100 */
+  listBatches(tenant: string, query?: { kind?: string; limit?: number }): Promise<BatchView[]>;
   stats(): EngineStats;
   /** Every agent that has said hello or sent a heartbeat since the engine started. */
   agents(): AgentView[];

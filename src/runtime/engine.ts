@@ -268,7 +268,7 @@ export class Engine implements EngineApi {
   async submitBatch(
     tenant: string,
     tasks: readonly BatchTask[],
-    options: { executeAt?: number } = {},
+    options: { executeAt?: number; kind?: string } = {},
   ): Promise<{ batch: BatchView; tasks: TaskView[] }> {
     this.assertWritable();
     if (tasks.length === 0) throw new InvalidInputError("a batch needs at least one task", "tasks");
@@ -293,6 +293,7 @@ export class Engine implements EngineApi {
     const batch = this.batches.create(
       batchId,
       tenant,
+      options.kind ?? "",
       views.map((view) => view.id),
       Math.max(now, options.executeAt ?? now),
     );
@@ -337,8 +338,8 @@ export class Engine implements EngineApi {
     return this.view(this.startTask(createActor(this.taskLogic, { input, clock: this.timers })));
   }
 
-  cancel(tenant: string, id: number): Promise<TaskView> {
-    return this.command(tenant, id, "cancel", { type: "CANCEL", at: this.deps.clock.now() });
+  cancel(tenant: string, id: number, mode?: "now" | "afterAction"): Promise<TaskView> {
+    return this.command(tenant, id, "cancel", { type: "CANCEL", mode, at: this.deps.clock.now() });
   }
 
   pause(tenant: string, id: number, mode?: "suspend" | "afterAction"): Promise<TaskView> {
@@ -438,9 +439,12 @@ export class Engine implements EngineApi {
     return parseBatchRow(row);
   }
 
-  async listBatches(tenant: string, query: { limit?: number } = {}): Promise<BatchView[]> {
+  async listBatches(
+    tenant: string,
+    query: { kind?: string; limit?: number } = {},
+  ): Promise<BatchView[]> {
     await this.writer.barrier();
-    const rows = await this.deps.store.listBatches(tenant, query.limit ?? 100);
+    const rows = await this.deps.store.listBatches(tenant, query.kind ?? "", query.limit ?? 100);
     return rows.map((row) => this.batches.get(row.id) ?? parseBatchRow(row));
   }
 

@@ -22,6 +22,7 @@ export const TASK_STATE_PATHS: Readonly<Record<string, readonly string[]>> = {
   paused: ["paused.holding", "paused.suspended"],
   done: ["done"],
   failed: ["failed"],
+  cancelling: ["cancelling"],
   cancelled: ["cancelled"],
   timedOut: ["timedOut"],
 };
@@ -109,6 +110,8 @@ export function taskView(
     finishedAt: context.finishedAt,
     updatedAt: context.updatedAt,
     pauseRequested: context.pauseAfterAction,
+    // Absent from snapshots written before it existed.
+    cancelRequestedAt: context.cancelRequestedAt ?? null,
     accepts,
   };
 }

@@ -147,13 +147,23 @@ const BATCHES: Upsert<BatchRow> = {
   columns: [
     ["id", "bigint"],
     ["tenant", "text"],
+    ["kind", "text"],
     ["state", "text"],
     ["created_at", "bigint"],
     ["updated_at", "bigint"],
     ["finished_at", "bigint"],
     ["snapshot", "text"],
   ],
-  values: (b) => [b.id, b.tenant, b.state, b.createdAt, b.updatedAt, b.finishedAt, b.snapshot],
+  values: (b) => [
+    b.id,
+    b.tenant,
+    b.kind,
+    b.state,
+    b.createdAt,
+    b.updatedAt,
+    b.finishedAt,
+    b.snapshot,
+  ],
   conflict: ["id"],
   update: ["state", "updated_at", "finished_at", "snapshot"],
 };
@@ -480,9 +490,14 @@ export class PostgresStore implements Store {
     return row;
   }
 
-  async listBatches(tenant: string, limit: number): Promise<BatchRow[]> {
+  async listBatches(tenant: string, kind: string, limit: number): Promise<BatchRow[]> {
     const b = schema.batches;
-    return this.db.select().from(b).where(eq(b.tenant, tenant)).orderBy(desc(b.id)).limit(limit);
+    return this.db
+      .select()
+      .from(b)
+      .where(and(eq(b.tenant, tenant), eq(b.kind, kind)))
+      .orderBy(desc(b.id))
+      .limit(limit);
   }
 
   async schedules(): Promise<ScheduleRow[]> {

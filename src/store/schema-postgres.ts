@@ -58,6 +58,8 @@ export const lanes = pgTable(
 export const batches = pgTable("batches", {
   id: ms("id").primaryKey(),
   tenant: text("tenant").notNull(),
+  /** Which API made it (`hostTask`, `xina`, ...): each lists only its own. */
+  kind: text("kind").notNull().default(""),
   state: text("state").notNull(),
   createdAt: ms("created_at").notNull(),
   updatedAt: ms("updated_at").notNull(),

@@ -48,6 +48,8 @@ export const lanes = sqliteTable(
 export const batches = sqliteTable("batches", {
   id: integer("id").primaryKey(),
   tenant: text("tenant").notNull(),
+  /** Which API made it (`hostTask`, `xina`, ...): each lists only its own. */
+  kind: text("kind").notNull().default(""),
   state: text("state").notNull(),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),

@@ -96,8 +96,8 @@ export class SqliteStore implements Store {
          updated_at = excluded.updated_at, snapshot = excluded.snapshot`,
     );
     const batch = s.prepare(
-      `INSERT INTO batches (id, tenant, state, created_at, updated_at, finished_at, snapshot)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+      `INSERT INTO batches (id, tenant, kind, state, created_at, updated_at, finished_at, snapshot)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
          finished_at = excluded.finished_at, snapshot = excluded.snapshot`,
     );
@@ -143,7 +143,16 @@ export class SqliteStore implements Store {
       }
       for (const l of set.lanes) lane.run(l.tenant, l.key, l.state, l.updatedAt, l.snapshot);
       for (const b of set.batches) {
-        batch.run(b.id, b.tenant, b.state, b.createdAt, b.updatedAt, b.finishedAt, b.snapshot);
+        batch.run(
+          b.id,
+          b.tenant,
+          b.kind,
+          b.state,
+          b.createdAt,
+          b.updatedAt,
+          b.finishedAt,
+          b.snapshot,
+        );
       }
       for (const e of set.events) {
         event.run(e.seq, e.kind, e.entityId, e.event, e.state, e.tenant, e.at, e.data);
@@ -261,12 +270,12 @@ export class SqliteStore implements Store {
     return this.db.select().from(schema.batches).where(eq(schema.batches.id, id)).get();
   }
 
-  async listBatches(tenant: string, limit: number): Promise<BatchRow[]> {
+  async listBatches(tenant: string, kind: string, limit: number): Promise<BatchRow[]> {
     const b = schema.batches;
     return this.db
       .select()
       .from(b)
-      .where(eq(b.tenant, tenant))
+      .where(and(eq(b.tenant, tenant), eq(b.kind, kind)))
       .orderBy(desc(b.id))
       .limit(limit)
       .all();

@@ -38,6 +38,7 @@ export interface LaneRow {
 export interface BatchRow {
   readonly id: number;
   readonly tenant: string;
+  readonly kind: string;
   readonly state: string;
   readonly createdAt: number;
   readonly updatedAt: number;
@@ -152,7 +153,8 @@ export interface Store {
   openBatches(): Promise<BatchRow[]>;
   getBatch(id: number): Promise<BatchRow | undefined>;
   /** The tenant's batches, newest first. */
-  listBatches(tenant: string, limit: number): Promise<BatchRow[]>;
+  /** The tenant's batches of one kind, newest first. */
+  listBatches(tenant: string, kind: string, limit: number): Promise<BatchRow[]>;
   /** Every schedule not deleted, oldest first. */
   schedules(): Promise<ScheduleRow[]>;
   /** The newest run of each agent that ran the schedule, by agent id. */

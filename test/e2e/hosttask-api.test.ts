@@ -104,7 +104,7 @@ async function status(id: number, on: Handler = app) {
 async function counts() {
   return {
     tasks: (await t.engine.list(TENANT, { limit: 100_000 })).length,
-    batches: (await t.engine.listBatches(TENANT, { limit: 100_000 })).length,
+    batches: (await t.engine.listBatches(TENANT, { kind: "hostTask", limit: 100_000 })).length,
   };
 }
 
@@ -596,13 +596,28 @@ describe("result codes through a task's life (2.3)", () => {
     });
   });
 
-  it("cancel (2.11): a running task → 124; a finished one → 409", async () => {
+  it("cancel (2.11): a running task → 124 at once; its action finishes, no later one starts; then 409", async () => {
     const g = gate();
-    const [id] = (await create(command(["game-1"], g.command))) as [number];
+    const gated = {
+      taskTemplateId: "90",
+      applicationInstanceIds: ["game-1"],
+      taskActionParam: [{ paramName: "command", paramValue: g.command }],
+    };
+    const [id] = (await create(gated, gatedApp)) as [number];
     await t.waitFor(id, ["running"]);
-    const cancelled = await call("DELETE", `/v3/applicationInstance/task/${id}`);
-    expect(cancelled.json[0]).toMatchObject({ resultCode: 124 });
-    expect(await status(id)).toMatchObject({ resultCode: 124 });
+    const cancelled = await call(
+      "DELETE",
+      `/v3/applicationInstance/task/${id}`,
+      undefined,
+      AS_TEST,
+      gatedApp,
+    );
+    expect(cancelled.json[0]).toMatchObject({ resultCode: 124, currentActionIdx: 0 });
+    expect(cancelled.json[0].finishedAt).toBeGreaterThan(0);
+    expect(await status(id)).toMatchObject({
+      resultCode: 124,
+      finishedAt: cancelled.json[0].finishedAt,
+    });
     for (const method of ["DELETE", "PUT"]) {
       const again = await call(method, `/v3/applicationInstance/task/${id}`);
       expect(again.status).toBe(409);
@@ -611,6 +626,19 @@ describe("result codes through a task's life (2.3)", () => {
     expect((await call("DELETE", `/v3/applicationInstance/task/${id}`)).json.errorMessage).toBe(
       "Task cannot be cancelled",
     );
+    // The gate command was not killed, and it still holds the instance.
+    expect((await t.engine.get(TENANT, id)).status).toBe("cancelling");
+    const [next] = (await create(command(["game-1"], "true"))) as [number];
+    expect(await status(next)).toMatchObject({ resultCode: 0 });
+    expect((await t.engine.get(TENANT, next)).status).toBe("ready");
+
+    g.open();
+    await t.waitFor(id, ["cancelled"]);
+    await t.waitFor(next, ["done"]);
+    const view = await t.engine.get(TENANT, id);
+    // The running action finished on its own; the task's second action never started.
+    expect(view.results).toEqual([expect.objectContaining({ ok: true, exitCode: 0 }), null]);
+    expect(await status(id)).toMatchObject({ resultCode: 124, currentActionIdx: 0 });
   });
 
   it("timed out: 125 when the agent never takes the task", async () => {
@@ -729,6 +757,8 @@ describe("batches and lists (2.10, 2.14)", () => {
     ]);
     g.open();
     await t.waitFor(a, ["done"]);
+    // b's action was let finish (2.11); the batch ends when it has.
+    await t.waitFor(b, ["cancelled"]);
     const finished = (await call("GET", `/v3/applicationInstance/taskBatch/${batchId}`)).json[0];
     expect(finished).toMatchObject({
       numTasks: 2,
@@ -754,6 +784,20 @@ describe("batches and lists (2.10, 2.14)", () => {
     expect(list.map((x: { id: number }) => x.id)).toContain(batchId);
     const listed = list.map((x: { id: number }) => x.id);
     expect(listed).toEqual([...listed].sort((x: number, y: number) => y - x));
+  });
+
+  it("lists and shows only its own batches, not another API's", async () => {
+    const [mine] = (await create(command(["42"], "true"))) as [number];
+    const other = await t.engine.submitBatch(TENANT, [{ actions: [{ type: "noop" }] }], {
+      kind: "xina",
+    });
+    const list = (await call("GET", "/v3/applicationInstance/taskBatch")).json;
+    const listed = list.map((x: { id: number }) => x.id);
+    expect(listed).toContain((await status(mine)).batchId);
+    expect(listed).not.toContain(other.batch.id);
+    const shown = await call("GET", `/v3/applicationInstance/taskBatch/${other.batch.id}`);
+    expect(shown.status).toBe(404);
+    expect(shown.json).toMatchObject({ errorCode: 10001 });
   });
 
   it("lists tasks newest first; by instance and by host; not other APIs' tasks", async () => {

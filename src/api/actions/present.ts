@@ -25,6 +25,8 @@ const STATE: Readonly<Record<string, XinaState>> = {
   dispatched: XinaState.Running,
   running: XinaState.Running,
   paused: XinaState.Running,
+  // Its running action finishes before it concludes (a host-task cancel).
+  cancelling: XinaState.Running,
   done: XinaState.Concluded,
   failed: XinaState.Concluded,
   cancelled: XinaState.Concluded,

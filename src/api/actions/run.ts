@@ -117,6 +117,7 @@ export async function run(
       await engine.submitBatch(
         tenant,
         planned.map((p) => p.spec),
+        { kind: "xina" },
       )
     ).tasks;
   } catch (error) {

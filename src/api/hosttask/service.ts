@@ -29,6 +29,8 @@ import {
 export const LIST_LIMIT = 100;
 export const ENTITY_LIST_LIMIT = 50;
 /** Lists skip tasks other APIs created; they read at most this many pages to fill up. */
+/** The kind of batch this API makes; it lists and shows no other. */
+const HOST_TASK_BATCH = "hostTask";
 const LIST_PAGE = 200;
 const LIST_MAX_PAGES = 10;
 
@@ -91,7 +93,10 @@ export class HostTasks {
       retry: { limit: 0 },
     }));
     const executeAt = request.executeAt ? request.executeAt * 1000 : undefined;
-    const { batch, tasks: views } = await this.engine.submitBatch(tenant, tasks, { executeAt });
+    const { batch, tasks: views } = await this.engine.submitBatch(tenant, tasks, {
+      executeAt,
+      kind: HOST_TASK_BATCH,
+    });
     return [presentBatch(batch, new Map(views.map((view) => [view.id, resultCode(view)])))];
   }
 
@@ -106,7 +111,8 @@ export class HostTasks {
     if (isFinished(view)) throw conflict("Task cannot be cancelled");
     let cancelled: TaskView;
     try {
-      cancelled = await this.engine.cancel(tenant, view.id);
+      // Spec 2.11 [I]: a running action finishes; no later one starts.
+      cancelled = await this.engine.cancel(tenant, view.id, "afterAction");
     } catch (error) {
       // It finished between the read and the cancel.
       if (isFinished(await this.engine.get(tenant, view.id))) {
@@ -167,12 +173,20 @@ export class HostTasks {
     if (id === null) {
       throw invalidInput([{ property: "taskBatchId", message: "must be a positive integer" }]);
     }
-    return [await this.presentBatch(tenant, await this.engine.getBatch(tenant, id))];
+    const batch = await this.engine.getBatch(tenant, id);
+    // Another API's batch is not a task batch here.
+    if (batch.kind !== HOST_TASK_BATCH) {
+      throw entityNotFound("taskBatchId", `task batch ${id} not found`);
+    }
+    return [await this.presentBatch(tenant, batch)];
   }
 
   /** Spec 2.10: the tenant's last 100 batches, newest first. */
   async batches(tenant: string): Promise<TaskBatchStatus[]> {
-    const batches = await this.engine.listBatches(tenant, { limit: LIST_LIMIT });
+    const batches = await this.engine.listBatches(tenant, {
+      kind: HOST_TASK_BATCH,
+      limit: LIST_LIMIT,
+    });
     return Promise.all(batches.map((batch) => this.presentBatch(tenant, batch)));
   }
 

@@ -25,9 +25,14 @@ const BY_OUTCOME: Readonly<Record<string, ResultCode>> = {
   timedOut: ResultCode.TimedOut,
 };
 
+/**
+ * Finished as far as a client can tell. Spec 2.11: a cancelled task is 124 at once;
+ * while `cancelling` its running action finishes, still holding the instance.
+ */
 const FINAL_STATUSES: Readonly<Record<string, ResultCode>> = {
   done: ResultCode.Done,
   failed: ResultCode.Failed,
+  cancelling: ResultCode.Cancelled,
   cancelled: ResultCode.Cancelled,
   timedOut: ResultCode.TimedOut,
 };
@@ -104,6 +109,12 @@ export interface TaskStatus {
   readonly resultText: string;
 }
 
+/** Spec 2.11: a cancel sets `finishedAt` when it is asked, not when the action drains. */
+function finishedAt(view: TaskView): number {
+  const at = view.cancelRequestedAt ?? view.finishedAt;
+  return at === null ? 0 : seconds(at);
+}
+
 export function presentTask(view: TaskView): TaskStatus {
   const code = resultCode(view);
   return {
@@ -117,7 +128,7 @@ export function presentTask(view: TaskView): TaskStatus {
     currentActionIdx: hasStarted(view) ? view.currentActionIdx : -1,
     executeAt: seconds(view.executeAt),
     lastActivityAt: seconds(view.lastActivityAt),
-    finishedAt: view.finishedAt === null ? 0 : seconds(view.finishedAt),
+    finishedAt: finishedAt(view),
     resultCode: code,
     resultText: resultText(view, code),
   };
@@ -145,10 +156,13 @@ export function presentBatch(
   codes: ReadonlyMap<number, ResultCode>,
 ): TaskBatchStatus {
   const taskIds: Record<string, ResultCode> = {};
+  // Tasks already 124 whose last action is still finishing (spec 2.11).
+  let draining = 0;
   for (const id of batch.taskIds) {
     const outcome = batch.outcomes[id];
-    taskIds[String(id)] =
-      (outcome === undefined ? undefined : BY_OUTCOME[outcome]) ?? codes.get(id) ?? 0;
+    const final = outcome === undefined ? undefined : BY_OUTCOME[outcome];
+    if (final === undefined && codes.get(id) === ResultCode.Cancelled) draining++;
+    taskIds[String(id)] = final ?? codes.get(id) ?? 0;
   }
   return {
     id: batch.id,
@@ -159,7 +173,7 @@ export function presentBatch(
     numTasksOk: batch.counts.succeeded,
     // Spec 2.14 [I]: a timed-out task failed too.
     numTasksFailed: batch.counts.failed + batch.counts.timedOut,
-    numTasksCancelled: batch.counts.cancelled,
+    numTasksCancelled: batch.counts.cancelled + draining,
     taskIds,
   };
 }

@@ -28,6 +28,18 @@ describe("a batch is one task per target, finished with its last task", () => {
       const listed = await t.engine.listBatches(TENANT);
       expect(listed.map((b) => b.id)).toEqual([second.batch.id, batch.id]);
       expect(await t.engine.listBatches("someone-else")).toEqual([]);
+      // Each API lists only the batches it made.
+      const xina = await t.engine.submitBatch(TENANT, [{ actions: [{ type: "noop" }] }], {
+        kind: "xina",
+      });
+      expect(xina.batch.kind).toBe("xina");
+      expect((await t.engine.listBatches(TENANT, { kind: "xina" })).map((b) => b.id)).toEqual([
+        xina.batch.id,
+      ]);
+      expect((await t.engine.listBatches(TENANT)).map((b) => b.id)).toEqual([
+        second.batch.id,
+        batch.id,
+      ]);
     } finally {
       await t.stop();
     }

@@ -62,6 +62,7 @@ export function batch(id: number, fields: Partial<BatchRow> = {}): BatchRow {
   return {
     id,
     tenant: "acme",
+    kind: "",
     state: "running",
     createdAt: T0,
     updatedAt: T0,
@@ -517,6 +518,24 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.getBatch(4)).toBeUndefined();
         await store.commit(commitSet({ batches: [batch(1, { finishedAt: T0 + 9 })] }));
         expect(ids(await store.openBatches())).toEqual([3]);
+      });
+
+      it("listBatches lists one tenant's batches of one kind, newest first, up to a limit", async () => {
+        await store.commit(
+          commitSet({
+            batches: [
+              batch(1, { kind: "hostTask" }),
+              batch(2, { kind: "xina" }),
+              batch(3, { kind: "hostTask" }),
+              batch(4, { kind: "hostTask", tenant: "other" }),
+              batch(5, { kind: "hostTask" }),
+            ],
+          }),
+        );
+        expect(ids(await store.listBatches("acme", "hostTask", 10))).toEqual([5, 3, 1]);
+        expect(ids(await store.listBatches("acme", "hostTask", 2))).toEqual([5, 3]);
+        expect(ids(await store.listBatches("acme", "xina", 10))).toEqual([2]);
+        expect(await store.listBatches("acme", "", 10)).toEqual([]);
       });
     });
 

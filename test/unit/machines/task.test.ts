@@ -766,6 +766,108 @@ describe("task: cancel", () => {
   });
 });
 
+describe("task: cancel after the current action", () => {
+  it("from running: the action finishes, its result is kept, no later action starts", () => {
+    const t = startTask();
+    start(t);
+    t.clock.advance(100);
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    expect(state(t)).toBe("cancelling");
+    expect(ctx(t)).toMatchObject({ cancelRequestedAt: T0 + 100, attemptActive: true });
+    expect(t.spies.sendCancel).not.toHaveBeenCalled();
+    t.clock.advance(400);
+    finishAction(t, OK);
+    expect(state(t)).toBe("cancelled");
+    expect(ctx(t)).toMatchObject({
+      outcome: TaskOutcome.Cancelled,
+      currentActionIdx: 0,
+      finishedAt: T0 + 500,
+      attemptActive: false,
+    });
+    expect(ctx(t).results[0]).toEqual(OK);
+    expect(t.spies.requestDispatch).toHaveBeenCalledTimes(1);
+    expect(t.spies.sendCancel).not.toHaveBeenCalled();
+    expect(t.clock.pending).toBe(0);
+  });
+
+  it("from dispatched: a late start report keeps the attempt alive until it ends", () => {
+    const t = startTask();
+    dispatch(t);
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    expect(state(t)).toBe("cancelling");
+    t.clock.advance(DELIVERY_MS - 1);
+    send(t, { type: "STARTED", execId: "e1" });
+    t.clock.advance(HEARTBEAT_MS - 1);
+    send(t, { type: "PROGRESS", execId: "e1" });
+    t.clock.advance(HEARTBEAT_MS - 1);
+    expect(state(t)).toBe("cancelling");
+    finishAction(t, BOOM);
+    expect(state(t)).toBe("cancelled");
+    expect(ctx(t).error).toBe("boom");
+    expect(t.spies.sendCancel).not.toHaveBeenCalled();
+  });
+
+  it("an action that never reports back is stopped at its deadline", () => {
+    const t = startTask();
+    start(t);
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    t.clock.advance(HEARTBEAT_MS - 1);
+    expect(state(t)).toBe("cancelling");
+    t.clock.advance(1);
+    expect(state(t)).toBe("cancelled");
+    expect(ctx(t).finishedAt).toBe(T0 + HEARTBEAT_MS);
+    expect(t.spies.sendCancel).toHaveBeenCalledTimes(1);
+  });
+
+  it("an unstarted attempt is bounded by its delivery deadline", () => {
+    const t = startTask();
+    dispatch(t);
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    t.clock.advance(DELIVERY_MS);
+    expect(state(t)).toBe("cancelled");
+    expect(t.spies.sendCancel).toHaveBeenCalledTimes(1);
+  });
+
+  it("a plain CANCEL while draining stops the action now", () => {
+    const t = startTask();
+    start(t);
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    expect(state(t)).toBe("cancelling");
+    send(t, { type: "CANCEL" });
+    expect(state(t)).toBe("cancelled");
+    expect(t.spies.sendCancel).toHaveBeenCalledTimes(1);
+  });
+
+  it("a lost agent ends the drain", () => {
+    const t = startTask();
+    start(t);
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    send(t, { type: "TIMEOUT", reason: TimeoutReason.AgentOffline });
+    expect(state(t)).toBe("cancelled");
+    expect(ctx(t).outcome).toBe(TaskOutcome.Cancelled);
+  });
+
+  it.each([
+    ["scheduled", () => startTask({ executeAt: T0 + 10_000 })],
+    ["ready", () => startTask()],
+    [
+      "paused.holding",
+      () => {
+        const t = startTask();
+        send(t, { type: "PAUSE" });
+        return t;
+      },
+    ],
+    ["running.waitingForConclude", waitingForConclude],
+  ])("with no action running (%s) it is cancelled at once", (_name, reach) => {
+    const t = reach();
+    send(t, { type: "CANCEL", mode: "afterAction" });
+    expect(state(t)).toBe("cancelled");
+    expect(ctx(t).cancelRequestedAt).toBeNull();
+  });
+});
+
 describe("task: open tasks", () => {
   it("the last action leaves an open task waiting; CONCLUDE ends it after the delay", () => {
     const t = waitingForConclude();
@@ -1024,6 +1126,16 @@ describe("task: refused events", () => {
         return t;
       },
       accepts: ["STARTED", "ACTION_DONE", "RESUME", "CANCEL", "TIMEOUT"],
+    },
+    {
+      name: "cancelling",
+      reach: () => {
+        const t = startTask();
+        start(t);
+        send(t, { type: "CANCEL", mode: "afterAction" });
+        return t;
+      },
+      accepts: ["STARTED", "PROGRESS", "ACTION_DONE", "CANCEL", "TIMEOUT", "REARM"],
     },
     {
       name: "done",

@@ -1,0 +1,1 @@
+ALTER TABLE `batches` ADD `kind` text DEFAULT '' NOT NULL;
