@@ -50,7 +50,7 @@ import type {
 import type { EngineOptions } from "./engine-options";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
-import { scheduleRef } from "./schedule-records";
+import { MAX_HISTORY, scheduleRef } from "./schedule-records";
 import { Schedules } from "./schedules";
 import {
   parseTaskRow,
@@ -801,6 +801,10 @@ export class Engine implements EngineApi {
         .compactEvents(clock.now() - options.eventRetentionMs)
         .then((deleted) => deleted > 0 && log.info({ deleted }, "journal compacted"))
         .catch((error: unknown) => log.warn({ err: error }, "journal compaction failed"))
+        // A schedule's history is bounded per agent: what the history route can show.
+        .then(() => store.trimScheduleRuns(MAX_HISTORY))
+        .then((deleted) => deleted > 0 && log.info({ deleted }, "schedule history trimmed"))
+        .catch((error: unknown) => log.warn({ err: error }, "schedule history trim failed"))
         .finally(() => {
           if (!this.stopped) this.scheduleCompaction();
         });

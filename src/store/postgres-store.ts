@@ -31,6 +31,7 @@ import { migrate } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { ConfigError } from "../errors";
 import { FINAL_TASK_STATES } from "../protocol/task-states";
+import { TRIM_SCHEDULE_RUNS } from "./schedule-run-retention";
 import * as schema from "./schema-postgres";
 import type {
   BatchRow,
@@ -538,6 +539,11 @@ export class PostgresStore implements Store {
     const m = schema.meta;
     const [row] = await this.db.select().from(m).where(eq(m.key, key)).limit(1);
     return row?.value;
+  }
+
+  async trimScheduleRuns(keepPerAgent: number): Promise<number> {
+    const deleted = await this.sql.unsafe(TRIM_SCHEDULE_RUNS, [keepPerAgent]);
+    return deleted.count;
   }
 
   async compactEvents(before: number): Promise<number> {

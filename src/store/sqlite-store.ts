@@ -27,6 +27,7 @@ import { type BunSQLiteDatabase, drizzle } from "drizzle-orm/bun-sqlite";
 import { migrate } from "drizzle-orm/bun-sqlite/migrator";
 import { ConfigError } from "../errors";
 import { FINAL_TASK_STATES } from "../protocol/task-states";
+import { TRIM_SCHEDULE_RUNS } from "./schedule-run-retention";
 import * as schema from "./schema-sqlite";
 import type {
   BatchRow,
@@ -320,6 +321,10 @@ export class SqliteStore implements Store {
   async getMeta(key: string): Promise<string | undefined> {
     const row = this.db.select().from(schema.meta).where(eq(schema.meta.key, key)).get();
     return row?.value;
+  }
+
+  async trimScheduleRuns(keepPerAgent: number): Promise<number> {
+    return this.sqlite.query(TRIM_SCHEDULE_RUNS.replaceAll("$1", "?1")).run(keepPerAgent).changes;
   }
 
   async compactEvents(before: number): Promise<number> {

@@ -166,5 +166,10 @@ export interface Store {
   getMeta(key: string): Promise<string | undefined>;
   /** Deletes journal entries with `at` before the given time; returns how many. */
   compactEvents(before: number): Promise<number>;
+  /**
+   * Keeps the newest `keepPerAgent` runs of each schedule per agent and drops the runs
+   * of deleted schedules. Returns how many rows it deleted.
+   */
+  trimScheduleRuns(keepPerAgent: number): Promise<number>;
   close(): Promise<void>;
 }

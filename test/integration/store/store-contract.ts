@@ -665,6 +665,29 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(await store.runs("s-3", 10)).toEqual([]);
       });
 
+      it("trimScheduleRuns keeps the newest runs per schedule and agent, none of deleted schedules", async () => {
+        await store.commit(
+          commitSet({
+            schedules: [schedule("s-1"), schedule("s-2"), schedule("s-gone", { state: "deleted" })],
+            scheduleRuns: [
+              scheduleRun({ stdout: "a1" }),
+              scheduleRun({ agentId: "agent-b", stdout: "b1" }),
+              scheduleRun({ stdout: "a2" }),
+              scheduleRun({ scheduleId: "s-2", stdout: "other1" }),
+              scheduleRun({ stdout: "a3" }),
+              scheduleRun({ scheduleId: "s-gone", stdout: "gone" }),
+            ],
+          }),
+        );
+        expect(await store.trimScheduleRuns(2)).toBe(2);
+        expect((await store.runs("s-1", 10)).map((r) => r.stdout)).toEqual(["a3", "a2", "b1"]);
+        expect((await store.runs("s-2", 10)).map((r) => r.stdout)).toEqual(["other1"]);
+        expect(await store.runs("s-gone", 10)).toEqual([]);
+        expect(await store.trimScheduleRuns(2)).toBe(0);
+        expect(await store.trimScheduleRuns(1)).toBe(1);
+        expect((await store.runs("s-1", 10)).map((r) => r.stdout)).toEqual(["a3", "b1"]);
+      });
+
       it("latestRuns has the newest run of each agent, by agent id", async () => {
         await store.commit(
           commitSet({
