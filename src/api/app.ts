@@ -3,7 +3,7 @@
  * one error translator. `createApp` takes the engine's interface and nothing else.
  */
 import { openapi } from "@elysiajs/openapi";
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { Logger } from "../log";
 import type { EngineApi } from "../runtime/commands";
 import { xinaActions } from "./actions";
@@ -123,7 +123,10 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       },
       { detail: { hide: true } },
     )
-    .get("/", () => ({ result: "alive" }), { detail: { summary: "Liveness" } })
+    .get("/", () => ({ result: "alive" as const }), {
+      response: t.Object({ result: t.Literal("alive") }),
+      detail: { summary: "Liveness (the one route that needs no key)" },
+    })
     .use(nativeTasks(engine, options.apiKeys))
     .use(nativeAgents(engine, options.apiKeys))
     .use(

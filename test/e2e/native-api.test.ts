@@ -240,6 +240,35 @@ describe("OpenAPI", () => {
     for (const path of ["/xina/action", "/v3/applicationInstance/task", "/api/v1/tasks/create"]) {
       expect(spec.paths[path]?.post, path).toHaveProperty("requestBody");
     }
+    // Every route documents its success answer's schema, its path parameters, and
+    // (but `GET /`) its errors.
+    interface Operation {
+      parameters?: { in: string; name: string; schema?: unknown }[];
+      responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>;
+    }
+    const operations = Object.entries(spec.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ path, method, op: op as Operation })),
+    );
+    expect(operations.length).toBeGreaterThan(25);
+    for (const { path, method, op } of operations) {
+      const where = `${method.toUpperCase()} ${path}`;
+      const codes = Object.keys(op.responses ?? {});
+      const success = codes.find((code) => code.startsWith("2"));
+      expect(success, where).toBeDefined();
+      expect(
+        op.responses?.[success as string]?.content?.["application/json"]?.schema,
+        where,
+      ).toBeDefined();
+      if (path !== "/")
+        expect(
+          codes.some((code) => code.startsWith("4")),
+          where,
+        ).toBe(true);
+      for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
+        const param = op.parameters?.find((p) => p.in === "path" && p.name === name);
+        expect(param?.schema, `${where} path ${name}`).toBeDefined();
+      }
+    }
     const page = await (await get("/openapi")).text();
     expect(page).toContain("/openapi/assets/swagger-ui-bundle.js");
     expect(page).not.toMatch(/https?:\/\/(unpkg|cdn)/);

@@ -2,6 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { AgentView, EngineApi } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
+import { ErrorResponse } from "./task-schemas";
 
 const AgentResponse = t.Object({
   id: t.String(),
@@ -31,7 +32,7 @@ export function nativeAgents(engine: EngineApi, keys: ApiKeys) {
       keys.require(request.headers);
     })
     .get("/agents", () => engine.agents().map(presentAgent), {
-      response: t.Array(AgentResponse),
+      response: { 200: t.Array(AgentResponse), 401: ErrorResponse },
       detail: {
         summary: "Agents with status, labels, instances, last heartbeat",
         tags: ["agents"],

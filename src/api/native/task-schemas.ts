@@ -104,3 +104,28 @@ export const TaskResponse = t.Object({
   finishedAt: Iso,
   accepts: t.Array(t.String()),
 });
+
+/** The native error shape (src/api/errors.ts), for the OpenAPI document. */
+export const ErrorResponse = t.Object(
+  {
+    error: t.Object({
+      code: t.String({ description: "INVALID_INPUT, UNAUTHORIZED, NOT_FOUND, ..." }),
+      message: t.String(),
+      field: t.Optional(t.String({ description: "the field at fault, e.g. actions[0].type" })),
+      accepts: t.Optional(
+        t.Array(t.String(), { description: "on 409: the commands the task accepts now" }),
+      ),
+    }),
+  },
+  { description: "what went wrong" },
+);
+
+/** A task route's answers: the task, or one of the errors it can give. */
+export const TaskAnswers = {
+  200: TaskResponse,
+  400: ErrorResponse,
+  401: ErrorResponse,
+  404: ErrorResponse,
+  409: ErrorResponse,
+  503: ErrorResponse,
+};

@@ -3,14 +3,16 @@
  * One Elysia instance for this controller; it knows the engine only through its
  * command/query interface.
  */
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { EngineApi, TaskView } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
 import {
   ConcludeBody,
+  ErrorResponse,
   ListTasksQuery,
   PauseBody,
   SubmitTaskBody,
+  TaskAnswers,
   TaskIdParams,
   TaskResponse,
 } from "./task-schemas";
@@ -75,7 +77,12 @@ export function nativeTasks(engine: EngineApi, keys: ApiKeys) {
         },
         {
           body: SubmitTaskBody,
-          response: { 201: TaskResponse },
+          response: {
+            201: TaskResponse,
+            400: ErrorResponse,
+            401: ErrorResponse,
+            503: ErrorResponse,
+          },
           detail: { summary: "Create a task", tags: ["tasks"] },
         },
       )
@@ -90,21 +97,25 @@ export function nativeTasks(engine: EngineApi, keys: ApiKeys) {
           });
           return views.map(presentTask);
         },
-        { query: ListTasksQuery, detail: { summary: "List tasks, newest first", tags: ["tasks"] } },
+        {
+          query: ListTasksQuery,
+          response: { 200: t.Array(TaskResponse), 400: ErrorResponse, 401: ErrorResponse },
+          detail: { summary: "List tasks, newest first", tags: ["tasks"] },
+        },
       )
       .get(
         "/tasks/:id",
         async ({ params, tenant }) => presentTask(await engine.get(tenant, params.id)),
         {
           params: TaskIdParams,
-          response: TaskResponse,
+          response: TaskAnswers,
           detail: { summary: "Get a task", tags: ["tasks"] },
         },
       )
       .post(
         "/tasks/:id/cancel",
         async ({ params, tenant }) => presentTask(await engine.cancel(tenant, params.id)),
-        { params: TaskIdParams, response: TaskResponse, detail: { tags: ["tasks"] } },
+        { params: TaskIdParams, response: TaskAnswers, detail: { tags: ["tasks"] } },
       )
       .post(
         "/tasks/:id/pause",
@@ -113,14 +124,14 @@ export function nativeTasks(engine: EngineApi, keys: ApiKeys) {
         {
           params: TaskIdParams,
           body: PauseBody,
-          response: TaskResponse,
+          response: TaskAnswers,
           detail: { tags: ["tasks"] },
         },
       )
       .post(
         "/tasks/:id/resume",
         async ({ params, tenant }) => presentTask(await engine.resume(tenant, params.id)),
-        { params: TaskIdParams, response: TaskResponse, detail: { tags: ["tasks"] } },
+        { params: TaskIdParams, response: TaskAnswers, detail: { tags: ["tasks"] } },
       )
       .post(
         "/tasks/:id/conclude",
@@ -129,7 +140,7 @@ export function nativeTasks(engine: EngineApi, keys: ApiKeys) {
         {
           params: TaskIdParams,
           body: ConcludeBody,
-          response: TaskResponse,
+          response: TaskAnswers,
           detail: { tags: ["tasks"] },
         },
       )
