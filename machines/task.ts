@@ -56,6 +56,12 @@ export interface TaskInput {
   readonly lane: string | null;
   /** The lane is shared by every tenant (a host's instance), not the tenant's own. */
   readonly laneShared?: boolean;
+  /**
+   * Claimed by external executors from this queue (a task definition) instead of
+   * sent to an agent. A claim nobody starts in time goes back to `ready` without
+   * using a retry.
+   */
+  readonly pull?: string;
   readonly agentId: string | null;
   readonly actions: readonly TaskAction[];
   readonly priority: number;
@@ -225,6 +231,14 @@ export const taskMachine = setup({
           : TimeoutReason.Heartbeat;
       return { timeoutReason: reason, updatedAt: deadline };
     }),
+    // A pulled task's claim lapsed: the claim did not count as an attempt.
+    requeueClaim: assign(({ context }) => ({
+      attempt: Math.max(0, context.attempt - 1),
+      execId: null,
+      attemptActive: false,
+      deliveryDeadline: null,
+      updatedAt: context.deliveryDeadline ?? context.updatedAt,
+    })),
     reachedDrainDeadline: assign(({ context }) => ({
       updatedAt: attemptDeadline(context) ?? context.deliveryDeadline ?? context.updatedAt,
     })),
@@ -363,9 +377,11 @@ export const taskMachine = setup({
     failedRetryable: ({ context, event }) =>
       isCurrentAttempt(context, event) &&
       !succeeded(event) &&
+      !(event.type === "ACTION_DONE" && event.outcome.retry === false) &&
       context.attempt <= context.retry.limit,
     canRetry: ({ context }) => context.attempt <= context.retry.limit,
     isOpen: ({ context }) => context.open,
+    isPulled: ({ context }) => context.pull !== undefined,
     pauseAfterActionRequested: ({ context }) => context.pauseAfterAction,
     wantsPauseAfterAction: ({ event }) =>
       event.type === "PAUSE" && event.mode === PauseMode.AfterAction,
@@ -422,6 +438,7 @@ export const taskMachine = setup({
       entry: "sendRun",
       after: {
         deliveryTimeout: [
+          { guard: "isPulled", target: "ready", actions: "requeueClaim" },
           {
             guard: "canRetry",
             target: "scheduled",

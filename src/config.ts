@@ -44,6 +44,8 @@ export const ConfigSchema = T.Object({
   agentTimeoutMs: T.Integer({ minimum: 100 }),
   /** Host task templates (JSON or YAML) added to the built-in ones. */
   templatesFile: T.Union([T.String({ minLength: 1 }), T.Null()]),
+  /** Executor task definitions (JSON or YAML list) every client has. */
+  taskDefinitionsFile: T.Union([T.String({ minLength: 1 }), T.Null()]),
 });
 export type Config = Readonly<Static<typeof ConfigSchema>>;
 
@@ -136,6 +138,9 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     eventRetentionMs: integer(merged, "FW_EVENT_RETENTION_MS", 86_400_000),
     agentTimeoutMs: integer(merged, "FW_AGENT_TIMEOUT_MS", 15_000),
     templatesFile: merged.FW_TEMPLATES_FILE ? resolve(merged.FW_TEMPLATES_FILE) : null,
+    taskDefinitionsFile: merged.FW_TASK_DEFINITIONS_FILE
+      ? resolve(merged.FW_TASK_DEFINITIONS_FILE)
+      : null,
   };
   if (!Value.Check(ConfigSchema, config)) {
     const error = Value.Errors(ConfigSchema, config).First();

@@ -21,9 +21,10 @@ import type { Bus } from "./bus/bus";
 import { ensureEventStream } from "./bus/event-stream";
 import { type Clock, systemClock } from "./clock";
 import { type AgentConfig, type Config, readConfigFile } from "./config";
-import { ConfigError } from "./errors";
+import { ConfigError, InvalidInputError } from "./errors";
 import { createRootLogger, type Logger } from "./log";
 import { EntityKind, subjects } from "./protocol";
+import type { TaskDefinitionInput } from "./runtime/commands";
 import { Engine } from "./runtime/engine";
 import { PostgresStore } from "./store/postgres-store";
 import { SqliteStore } from "./store/sqlite-store";
@@ -94,6 +95,18 @@ export function loadTemplates(config: Config): readonly TaskTemplate[] {
     throw new ConfigError(`templates file ${config.templatesFile} must hold a list of templates`);
   }
   return checkTemplates([...BUILT_IN_TEMPLATES, ...file]);
+}
+
+/** The executor task definitions of FW_TASK_DEFINITIONS_FILE (checked by the engine). */
+export function loadTaskDefinitions(config: Config): readonly TaskDefinitionInput[] {
+  if (config.taskDefinitionsFile === null) return [];
+  const file = readConfigFile(config.taskDefinitionsFile, "task definitions file");
+  if (!Array.isArray(file)) {
+    throw new ConfigError(
+      `task definitions file ${config.taskDefinitionsFile} must hold a list of definitions`,
+    );
+  }
+  return file as TaskDefinitionInput[];
 }
 
 /** The browsable API page's script and style, from the swagger-ui-dist package. */
@@ -167,6 +180,7 @@ export async function startServer(
       eventRetentionMs: config.eventRetentionMs,
       restartedAgents: embedded ? [config.localAgentId] : [],
       agentHeartbeatTimeoutMs: config.agentTimeoutMs,
+      taskDefinitions: loadTaskDefinitions(config),
     },
   });
   try {
@@ -174,6 +188,12 @@ export async function startServer(
   } catch (error) {
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
+    // A bad definition in the file is a configuration error: one line, exit non-zero.
+    if (error instanceof InvalidInputError && config.taskDefinitionsFile !== null) {
+      throw new ConfigError(
+        `task definitions file ${config.taskDefinitionsFile}: ${error.message}`,
+      );
+    }
     throw error;
   }
   const agent = embedded
@@ -191,6 +211,7 @@ export async function startServer(
     apiKeys,
     templates,
     periodic: engine.periodic,
+    executor: engine.executor,
     openApiAssets: openApiAssets(),
   });
   let stopped = false;

@@ -5,10 +5,11 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia, t } from "elysia";
 import type { Logger } from "../log";
-import type { EngineApi } from "../runtime/commands";
+import type { EngineApi, ExecutorApi } from "../runtime/commands";
 import { xinaActions } from "./actions";
 import type { ApiKeys } from "./auth";
 import { toNativeError, validationError } from "./errors";
+import { executorRpc } from "./executor";
 import { BUILT_IN_TEMPLATES, hostTaskApi, type TaskTemplate } from "./hosttask";
 import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
@@ -27,6 +28,8 @@ export interface AppOptions {
   readonly openApiAssets?: { readonly script: string; readonly style: string };
   /** The periodic commands (`/api/v1/tasks/...`); absent: that family is not served. */
   readonly periodic?: PeriodicApi;
+  /** The executor tasks (`POST /rpc`); absent: that family is not served. */
+  readonly executor?: ExecutorApi;
   /** Host task templates. @default the built-in ones */
   readonly templates?: readonly TaskTemplate[];
 }
@@ -133,6 +136,11 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       options.periodic
         ? periodicRoutes(options.periodic, options.apiKeys, log)
         : new Elysia({ name: "periodic" }),
+    )
+    .use(
+      options.executor
+        ? executorRpc(options.executor, options.apiKeys, log)
+        : new Elysia({ name: "executor-rpc" }),
     )
     .use(xinaActions(engine, options.apiKeys, log))
     .use(hostTaskApi(engine, options.apiKeys, options.templates ?? BUILT_IN_TEMPLATES, log));

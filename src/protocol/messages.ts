@@ -68,6 +68,8 @@ export const ActionOutcome = T.Object({
   stdout: T.Optional(T.String()),
   stderr: T.Optional(T.String()),
   message: T.Optional(T.String()),
+  /** False: this failure is final, whatever retries the task has left. */
+  retry: T.Optional(T.Boolean()),
 });
 export type ActionOutcome = Static<typeof ActionOutcome>;
 

@@ -45,7 +45,15 @@ export interface SubmitTask {
   readonly parentId?: number;
   readonly batchId?: number;
   readonly jobId?: number;
+  /**
+   * Claimed by external executors from this queue instead of sent to an agent (the
+   * executor API's tasks; the queue is the task definition).
+   */
+  readonly pull?: string;
 }
+
+/** The agent id of pulled tasks: not a valid agent id, so no agent can take it. */
+export const PULL_AGENT = "@executor";
 
 export interface TaskView {
   readonly id: number;
@@ -81,6 +89,10 @@ export interface TaskView {
   readonly updatedAt: number;
   /** A pause waits for the running action to finish. */
   readonly pauseRequested: boolean;
+  /** The queue of a pulled task (see SubmitTask.pull), else null. */
+  readonly pull: string | null;
+  /** When the running attempt is lost without a heartbeat (epoch ms), else null. */
+  readonly heartbeatDeadline: number | null;
   /** Set when a cancel waits for the running action to finish (status `cancelling`). */
   readonly cancelRequestedAt: number | null;
   /** Client commands the task accepts now. */
@@ -189,3 +201,138 @@ export interface EngineQueries {
 }
 
 export type EngineApi = EngineCommands & EngineQueries;
+
+// ---- executor tasks (pulled work; seed-spec section 1) ------------------------
+
+/** A task definition as given (config file or `awf.task/define`); defaults per 1.15. */
+export interface TaskDefinitionInput {
+  readonly name: string;
+  readonly description?: string;
+  /** JSON Schemas that `params`, `result` and `error` must match. */
+  readonly params?: Record<string, unknown>;
+  readonly result?: Record<string, unknown>;
+  readonly error?: Record<string, unknown>;
+  /** ms @default 10000 */
+  readonly requestedToStartTimeout?: number;
+  /** ms @default 120000 */
+  readonly inProgressTimeout?: number;
+  /** @default 2 */
+  readonly allowedRetryCount?: number;
+  /** ms @default 10000 */
+  readonly retryDelay?: number;
+  /** At most this many tasks of the definition in progress at once. @default none */
+  readonly concurrencyLimit?: number;
+  /** Counts the limit per value at this path of the task, e.g. ["params", "resourceType"]. */
+  readonly concurrencyPath?: readonly string[];
+}
+
+export interface TaskDefinition {
+  readonly name: string;
+  readonly description: string | null;
+  readonly params: Record<string, unknown> | null;
+  readonly result: Record<string, unknown> | null;
+  readonly error: Record<string, unknown> | null;
+  readonly requestedToStartTimeout: number;
+  readonly inProgressTimeout: number;
+  readonly allowedRetryCount: number;
+  readonly retryDelay: number;
+  readonly concurrencyLimit: number | null;
+  readonly concurrencyPath: readonly string[] | null;
+  /** `config` (every tenant) or `api` (this tenant's, made by `define`). */
+  readonly source: "config" | "api";
+}
+
+/** An executor task: the engine task, its executor id and what it was created with. */
+export interface ExecutorTask {
+  /** The executor API's id (a UUID unless the creator gave one). */
+  readonly id: string;
+  readonly definition: TaskDefinition;
+  readonly params: unknown;
+  readonly label: string | null;
+  /** Who created it (the client). */
+  readonly requester: string;
+  /** created, waiting, ready, requested, in-progress or done. */
+  readonly status: ExecutorStatus;
+  /** succeeded, failed or canceled once done, else null. */
+  readonly outcome: "succeeded" | "failed" | "canceled" | null;
+  /** Why it failed: awf.task/failed-by-executor or awf.task/failed-due-to-in-progress-timeout. */
+  readonly outcomeReason: string | null;
+  /** Starts so far: 1 once the first attempt has started. */
+  readonly retryCount: number;
+  readonly task: TaskView;
+}
+
+export type ExecutorStatus = "created" | "waiting" | "ready" | "requested" | "in-progress" | "done";
+
+export interface ExecutorLogEntry {
+  readonly at: number;
+  readonly action: string;
+  readonly statusBefore: string | null;
+  readonly statusAfter: string | null;
+  readonly params: unknown;
+}
+
+export type ExecutorNotification =
+  | { readonly type: "heartbeat"; readonly message?: string }
+  | {
+      readonly type: "progress";
+      readonly current: number;
+      readonly total?: number;
+      readonly unit?: string;
+    };
+
+export interface ExecutorListQuery {
+  readonly includeDefinitions?: readonly string[];
+  readonly excludeDefinitions?: readonly string[];
+  /** Executor statuses: created, waiting, ready, requested, in-progress, done. */
+  readonly status?: readonly string[];
+  readonly outcome?: readonly string[];
+  /** Case-insensitive substring of the id, label or definition. */
+  readonly ilike?: string;
+  readonly sort?: { readonly field: "createdAt" | "lastUpdated"; readonly order: "asc" | "desc" };
+  /** @default 100, at most 1000 */
+  readonly limit?: number;
+}
+
+/**
+ * The executor API's interface (src/api/executor). Wrong state or execId →
+ * IllegalTransitionError; unknown id → NotFoundError; bad input → InvalidInputError.
+ */
+export interface ExecutorApi {
+  define(tenant: string, definition: TaskDefinitionInput): Promise<TaskDefinition>;
+  definitions(tenant: string): TaskDefinition[];
+  create(
+    tenant: string,
+    request: {
+      readonly definition: string;
+      readonly params: unknown;
+      readonly id?: string;
+      readonly label?: string;
+      readonly executeAt?: number;
+    },
+  ): Promise<ExecutorTask>;
+  /** Claims at once; none claimable → []. */
+  poll(tenant: string, definitions: readonly string[], max: number): Promise<ExecutorTask[]>;
+  /** Claims as soon as something is claimable, or [] after `timeoutMs`. */
+  longPoll(
+    tenant: string,
+    definitions: readonly string[],
+    max: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<ExecutorTask[]>;
+  start(tenant: string, id: string, execId: string): Promise<ExecutorTask>;
+  /** Resolves with the new in-progress deadline (epoch ms). */
+  notify(
+    tenant: string,
+    id: string,
+    execId: string,
+    notification: ExecutorNotification,
+  ): Promise<number>;
+  success(tenant: string, id: string, execId: string, result?: unknown): Promise<ExecutorTask>;
+  fail(tenant: string, id: string, execId: string, error?: unknown): Promise<ExecutorTask>;
+  get(tenant: string, id: string): Promise<ExecutorTask>;
+  log(tenant: string, id: string): Promise<ExecutorLogEntry[]>;
+  cancel(tenant: string, id: string): Promise<ExecutorTask>;
+  list(tenant: string, query: ExecutorListQuery): Promise<ExecutorTask[]>;
+}

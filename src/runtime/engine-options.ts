@@ -1,5 +1,6 @@
 /** What the engine is told at construction; every default lives in src/config.ts. */
 import type { RetryPolicy, TaskTimeouts } from "../../machines";
+import type { TaskDefinitionInput } from "./commands";
 
 export interface EngineOptions {
   /** Tasks due further ahead than this are kept on disk, not as actors. @default 60000 */
@@ -21,4 +22,6 @@ export interface EngineOptions {
   readonly restartedAgents?: readonly string[];
   /** An agent silent for this long is offline. @default 15000 (3 × 5 s heartbeats) */
   readonly agentHeartbeatTimeoutMs?: number;
+  /** Executor task definitions every tenant has (from the config file). */
+  readonly taskDefinitions?: readonly TaskDefinitionInput[];
 }

@@ -47,9 +47,12 @@ import type {
   SubmitTask,
   TaskView,
 } from "./commands";
+import { PULL_AGENT } from "./commands";
 import type { EngineOptions } from "./engine-options";
+import { ExecutorTasks, type PullObserver } from "./executor-tasks";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
+import { PullQueues } from "./pull-queues";
 import { MAX_HISTORY, scheduleRef } from "./schedule-records";
 import { Schedules } from "./schedules";
 import {
@@ -105,6 +108,9 @@ export class Engine implements EngineApi {
   private agentRegistry!: Agents;
   private batches!: Batches;
   private schedules!: Schedules;
+  private executorTasks!: ExecutorTasks;
+  private readonly pullQueues = new PullQueues();
+  private pullObserver: PullObserver | null = null;
   private lastTaskId = 0;
   private submitted = 0;
   private readonly finished: Record<string, number> = {};
@@ -128,11 +134,17 @@ export class Engine implements EngineApi {
     this.taskLogic = taskMachine.provide({
       actions: {
         requestDispatch: ({ context }) => this.requestDispatch(context),
+        // A pulled task's executor talks to the engine, not the other way round: its
+        // next call finds out what changed.
         sendRun: ({ context }) =>
+          context.pull === undefined &&
           this.agentLink.run(context, () => this.waitsForStart(context.id, context.execId)),
-        sendCancel: ({ context }) => this.agentLink.control("cancel", context),
-        sendPause: ({ context }) => this.agentLink.control("pause", context),
-        sendResume: ({ context }) => this.agentLink.control("resume", context),
+        sendCancel: ({ context }) =>
+          context.pull === undefined && this.agentLink.control("cancel", context),
+        sendPause: ({ context }) =>
+          context.pull === undefined && this.agentLink.control("pause", context),
+        sendResume: ({ context }) =>
+          context.pull === undefined && this.agentLink.control("resume", context),
       },
     });
   }
@@ -236,6 +248,14 @@ export class Engine implements EngineApi {
       if (!task || FINAL.has(task.path)) this.lanes.remove(tenant, key, taskId);
     }
     this.schedules.restore(await store.schedules());
+    this.executorTasks = await ExecutorTasks.start({
+      engine: this,
+      store,
+      writer: this.writer,
+      clock,
+      log: log.child({ scope: "executor" }),
+      definitions: this.deps.options.taskDefinitions ?? [],
+    });
     this.scheduleCompaction();
     log.info(
       { live: restored.length, passivated: wakeups, ms: Math.round(performance.now() - started) },
@@ -247,6 +267,7 @@ export class Engine implements EngineApi {
     if (this.stopped) return;
     this.stopped = true;
     this.agentLink.stop();
+    this.pullQueues.wakeAll();
     this.agentRegistry?.stop();
     this.timers.stop();
     this.schedules?.stop();
@@ -323,6 +344,7 @@ export class Engine implements EngineApi {
       parentId: spec.parentId ?? null,
       batchId: spec.batchId ?? null,
       jobId: spec.jobId ?? null,
+      ...(spec.pull === undefined ? {} : { pull: spec.pull }),
       now,
     };
     this.submitted++;
@@ -462,6 +484,91 @@ export class Engine implements EngineApi {
     };
   }
 
+  /** The executor API's tasks and definitions (pulled work). */
+  get executor(): ExecutorTasks {
+    return this.executorTasks;
+  }
+
+  // ---- pulled work (the executor module's primitives) ----------------------
+
+  /** Watches every state change of pulled tasks (one watcher: the executor module). */
+  observePulled(observer: PullObserver): void {
+    this.pullObserver = observer;
+  }
+
+  /** The contexts of the pulled tasks in memory (to rebuild counts after a restart). */
+  livePulled(): { path: string; context: TaskContext }[] {
+    const out: { path: string; context: TaskContext }[] = [];
+    for (const task of this.live.values()) {
+      const { context } = task.actor.getSnapshot();
+      if (context.pull !== undefined) out.push({ path: task.path, context });
+    }
+    return out;
+  }
+
+  /**
+   * Claims up to `max` ready tasks of `queues`, oldest executeAt first, that `admit`
+   * accepts: each gets a fresh `execId` and is `dispatched` to the executor. Resolves
+   * once the claims are durable.
+   */
+  async claimPulled(
+    tenant: string,
+    queues: readonly string[],
+    max: number,
+    admit: (context: TaskContext) => boolean,
+  ): Promise<TaskView[]> {
+    this.assertWritable();
+    const at = this.deps.clock.now();
+    const claimed: TaskView[] = [];
+    this.pullQueues.claim(tenant, queues, max, (id) => {
+      const task = this.live.get(id);
+      if (task?.path !== "ready") {
+        this.pullQueues.forget(id);
+        return false;
+      }
+      const snapshot = task.actor.getSnapshot();
+      if (!admit(snapshot.context)) return false;
+      task.actor.send({ type: "DISPATCH", execId: crypto.randomUUID(), agentId: PULL_AGENT, at });
+      claimed.push(this.view(task));
+      return true;
+    });
+    if (claimed.length > 0) await this.writer.barrier();
+    return claimed;
+  }
+
+  /**
+   * Resolves when a task of `queues` may have become claimable (or capacity freed
+   * up), after `timeoutMs`, or when `signal` aborts.
+   */
+  waitForPulled(
+    tenant: string,
+    queues: readonly string[],
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return this.pullQueues.wait(tenant, queues, timeoutMs, signal);
+  }
+
+  /** Wakes one long-poll of the queue: capacity freed up. */
+  wakePulled(tenant: string, queue: string): void {
+    this.pullQueues.wake(tenant, queue);
+  }
+
+  /**
+   * Sends an executor's report (STARTED, PROGRESS, ACTION_DONE) to a pulled task.
+   * Refused with IllegalTransitionError when the task is not in a state that takes it
+   * or the execId is not its current attempt's. Resolves once it is durable.
+   */
+  async reportPulled(
+    tenant: string,
+    id: number,
+    name: string,
+    event: TaskEvent,
+  ): Promise<TaskView> {
+    return this.command(tenant, id, name, event);
+  }
+
   /** The periodic commands (schedule actors): the periodic API's interface. */
   get periodic(): Schedules {
     return this.schedules;
@@ -521,6 +628,10 @@ export class Engine implements EngineApi {
     // instance's other tasks, say) until it is resumed and finished.
     if (path === "paused.holding" && previous === "scheduled" && context.lane !== null) {
       this.lanes.enqueue(laneOwner(context), context.lane, context.id, context.priority);
+    }
+    if (context.pull !== undefined) {
+      if (previous === "ready") this.pullQueues.forget(context.id);
+      this.pullObserver?.(previous, path, context);
     }
     const event = topLevel(path);
     this.journal.record(
@@ -624,6 +735,10 @@ export class Engine implements EngineApi {
 
   private requestDispatch(context: TaskContext) {
     const { lane, id, priority } = context;
+    if (context.pull !== undefined) {
+      this.pullQueues.offer(context.tenant, context.pull, id, context.executeAt);
+      return;
+    }
     // Deferred: this runs inside the task's own transition, and the lane and the
     // DISPATCH that follow must be new events, not nested in it.
     queueMicrotask(() => {

@@ -110,6 +110,8 @@ export function taskView(
     finishedAt: context.finishedAt,
     updatedAt: context.updatedAt,
     pauseRequested: context.pauseAfterAction,
+    pull: context.pull ?? null,
+    heartbeatDeadline: context.heartbeatDeadline,
     // Absent from snapshots written before it existed.
     cancelRequestedAt: context.cancelRequestedAt ?? null,
     accepts,

@@ -6,7 +6,7 @@
 import type { RetryPolicy, TaskTimeouts } from "../../machines";
 import { InvalidInputError } from "../errors";
 import { SUBJECT_TOKEN_PATTERN } from "../protocol";
-import type { SubmitTask } from "./commands";
+import { PULL_AGENT, type SubmitTask } from "./commands";
 import type { EngineOptions } from "./engine-options";
 
 const TOKEN = new RegExp(SUBJECT_TOKEN_PATTERN);
@@ -47,8 +47,14 @@ export function validateSubmit(
       );
     }
   });
-  const agentId = spec.agentId ?? options.defaultAgentId;
-  if (agentId !== null && !TOKEN.test(agentId)) {
+  if (spec.pull !== undefined && (typeof spec.pull !== "string" || spec.pull.length === 0)) {
+    throw new InvalidInputError("pull must name a queue", "pull");
+  }
+  // Pulled work goes to no agent: executors claim it.
+  const agentId = spec.pull === undefined ? (spec.agentId ?? options.defaultAgentId) : PULL_AGENT;
+  if (spec.pull !== undefined) {
+    if (spec.lane !== undefined) throw new InvalidInputError("a pulled task has no lane", "lane");
+  } else if (agentId !== null && !TOKEN.test(agentId)) {
     throw new InvalidInputError("agentId may use only letters, digits, _ and -", "agentId");
   }
   if (agentId === null) {

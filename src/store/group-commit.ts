@@ -15,6 +15,7 @@ import type {
   LaneRow,
   MetaRow,
   NewScheduleRun,
+  NewTaskLogEntry,
   ScheduleRow,
   Store,
   TaskRow,
@@ -47,6 +48,7 @@ export class GroupCommitWriter {
   private batches = new Map<number, () => BatchRow>();
   private schedules = new Map<string, () => ScheduleRow>();
   private scheduleRuns: NewScheduleRun[] = [];
+  private taskLog: NewTaskLogEntry[] = [];
   private events: EventRow[] = [];
   private meta = new Map<string, string>();
   private deleted = new Set<number>();
@@ -84,7 +86,8 @@ export class GroupCommitWriter {
       this.meta.size +
       this.deleted.size +
       this.schedules.size +
-      this.scheduleRuns.length
+      this.scheduleRuns.length +
+      this.taskLog.length
     );
   }
 
@@ -112,6 +115,12 @@ export class GroupCommitWriter {
   /** Appends a finished run; the store assigns its seq in append order. */
   appendScheduleRun(run: NewScheduleRun): void {
     this.scheduleRuns.push(run);
+    this.schedule();
+  }
+
+  /** Appends a task log entry; the store assigns its seq in append order. */
+  appendTaskLog(entry: NewTaskLogEntry): void {
+    this.taskLog.push(entry);
     this.schedule();
   }
 
@@ -176,9 +185,11 @@ export class GroupCommitWriter {
     const deleted = this.deleted;
     const schedules = this.schedules;
     const scheduleRuns = this.scheduleRuns;
+    const taskLog = this.taskLog;
     this.deleted = new Set();
     this.schedules = new Map();
     this.scheduleRuns = [];
+    this.taskLog = [];
     this.tasks = new Map();
     this.lanes = new Map();
     this.batches = new Map();
@@ -197,6 +208,7 @@ export class GroupCommitWriter {
       deletedTasks: Array.from(deleted),
       schedules: Array.from(schedules.values(), (serialize) => serialize()),
       scheduleRuns,
+      taskLog,
     };
     // Put back what failed to commit, unless it was marked again since (the newer
     // serializer covers it).
@@ -209,6 +221,7 @@ export class GroupCommitWriter {
       for (const [id, s] of schedules) if (!this.schedules.has(id)) this.schedules.set(id, s);
       this.events = events.concat(this.events);
       this.scheduleRuns = scheduleRuns.concat(this.scheduleRuns);
+      this.taskLog = taskLog.concat(this.taskLog);
     };
     return { set, waiters, undo };
   }
@@ -242,7 +255,8 @@ export class GroupCommitWriter {
       set.batches.length +
       set.events.length +
       (set.schedules?.length ?? 0) +
-      (set.scheduleRuns?.length ?? 0);
+      (set.scheduleRuns?.length ?? 0) +
+      (set.taskLog?.length ?? 0);
     this.stats.commits++;
     this.stats.rows += rows;
     this.stats.lastBatchSize = rows;

@@ -40,9 +40,11 @@ import type {
   EventRow,
   LaneRow,
   NewScheduleRun,
+  NewTaskLogEntry,
   ScheduleRow,
   ScheduleRunRow,
   Store,
+  TaskLogRow,
   TaskQuery,
   TaskRow,
 } from "./store";
@@ -239,6 +241,21 @@ const SCHEDULE_RUNS: Upsert<NewScheduleRun> = {
   ],
 };
 
+/** Appends only; `seq` is left to its bigserial default, so unnest's row order sets it. */
+const TASK_LOG: Upsert<NewTaskLogEntry> = {
+  table: "task_log",
+  columns: [
+    ["task_id", "bigint"],
+    ["tenant", "text"],
+    ["at", "bigint"],
+    ["action", "text"],
+    ["status_before", "text"],
+    ["status_after", "text"],
+    ["params", "text"],
+  ],
+  values: (l) => [l.taskId, l.tenant, l.at, l.action, l.statusBefore, l.statusAfter, l.params],
+};
+
 /** A prepared-once upsert: its SQL text and how to turn rows into column arrays. */
 interface Writer<R> {
   readonly text: string;
@@ -274,6 +291,7 @@ const WRITERS = {
   meta: writer(META),
   schedules: writer(SCHEDULES),
   scheduleRuns: writer(SCHEDULE_RUNS),
+  taskLog: writer(TASK_LOG),
 };
 
 /**
@@ -397,10 +415,13 @@ export class PostgresStore implements Store {
       await write(tx, WRITERS.meta, set.meta);
       await write(tx, WRITERS.schedules, set.schedules ?? []);
       await write(tx, WRITERS.scheduleRuns, set.scheduleRuns ?? []);
-      // After the upserts, as SQLite does: a task both written and deleted in one set
-      // ends up deleted.
+      await write(tx, WRITERS.taskLog, set.taskLog ?? []);
+      // After the upserts, as SQLite does: a task both written (or logged) and deleted
+      // in one set ends up deleted, log and all.
       if (set.deletedTasks.length > 0) {
-        await tx.unsafe("DELETE FROM tasks WHERE id = ANY($1::bigint[])", [[...set.deletedTasks]], {
+        const ids = [[...set.deletedTasks]];
+        await tx.unsafe("DELETE FROM tasks WHERE id = ANY($1::bigint[])", ids, { prepare: true });
+        await tx.unsafe("DELETE FROM task_log WHERE task_id = ANY($1::bigint[])", ids, {
           prepare: true,
         });
       }
@@ -528,6 +549,11 @@ export class PostgresStore implements Store {
       .where(eq(r.scheduleId, scheduleId))
       .orderBy(desc(r.seq))
       .limit(limit);
+  }
+
+  async taskLog(taskId: number, limit: number): Promise<TaskLogRow[]> {
+    const l = schema.taskLog;
+    return this.db.select().from(l).where(eq(l.taskId, taskId)).orderBy(asc(l.seq)).limit(limit);
   }
 
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {

@@ -116,3 +116,18 @@ export const scheduleRuns = pgTable(
     index("schedule_runs_agent").on(t.scheduleId, t.agentId, t.seq),
   ],
 );
+
+export const taskLog = pgTable(
+  "task_log",
+  {
+    seq: bigserial("seq", { mode: "number" }).primaryKey(),
+    taskId: ms("task_id").notNull(),
+    tenant: text("tenant").notNull(),
+    at: ms("at").notNull(),
+    action: text("action").notNull(),
+    statusBefore: text("status_before"),
+    statusAfter: text("status_after"),
+    params: text("params"),
+  },
+  (t) => [index("task_log_task").on(t.taskId, t.seq)],
+);

@@ -114,3 +114,20 @@ export const scheduleRuns = sqliteTable(
     index("schedule_runs_agent").on(t.scheduleId, t.agentId, t.seq),
   ],
 );
+
+/** A task's log (executor tasks: every transition and notification), in commit order. */
+export const taskLog = sqliteTable(
+  "task_log",
+  {
+    // AUTOINCREMENT: a seq is never handed out twice, even after entries are deleted.
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    taskId: integer("task_id").notNull(),
+    tenant: text("tenant").notNull(),
+    at: integer("at").notNull(),
+    action: text("action").notNull(),
+    statusBefore: text("status_before"),
+    statusAfter: text("status_after"),
+    params: text("params"),
+  },
+  (t) => [index("task_log_task").on(t.taskId, t.seq)],
+);

@@ -38,6 +38,7 @@ import type {
   ScheduleRow,
   ScheduleRunRow,
   Store,
+  TaskLogRow,
   TaskQuery,
   TaskRow,
 } from "./store";
@@ -57,6 +58,8 @@ export class SqliteStore implements Store {
     deleteTask: Statement;
     schedule: Statement;
     scheduleRun: Statement;
+    taskLog: Statement;
+    deleteTaskLog: Statement;
     run: (set: CommitSet) => void;
   };
 
@@ -120,6 +123,11 @@ export class SqliteStore implements Store {
       `INSERT INTO schedule_runs (schedule_id, tenant, agent_id, task_id, started_at, completed_at, stdout, stderr, exit_code, ok)
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)`,
     );
+    const taskLog = s.prepare(
+      `INSERT INTO task_log (task_id, tenant, at, action, status_before, status_after, params)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+    );
+    const deleteTaskLog = s.prepare("DELETE FROM task_log WHERE task_id = ?1");
     const run = s.transaction((set: CommitSet) => {
       for (const t of set.tasks) {
         task.run(
@@ -177,8 +185,25 @@ export class SqliteStore implements Store {
           r.ok ? 1 : 0,
         );
       }
+      for (const l of set.taskLog ?? []) {
+        taskLog.run(l.taskId, l.tenant, l.at, l.action, l.statusBefore, l.statusAfter, l.params);
+      }
+      // After the appends: a task both logged and deleted in one set leaves no log.
+      for (const id of set.deletedTasks) deleteTaskLog.run(id);
     });
-    this.writes = { task, lane, batch, event, meta, deleteTask, schedule, scheduleRun, run };
+    this.writes = {
+      task,
+      lane,
+      batch,
+      event,
+      meta,
+      deleteTask,
+      schedule,
+      scheduleRun,
+      taskLog,
+      deleteTaskLog,
+      run,
+    };
   }
 
   async commit(set: CommitSet): Promise<void> {
@@ -309,6 +334,17 @@ export class SqliteStore implements Store {
       .from(r)
       .where(eq(r.scheduleId, scheduleId))
       .orderBy(desc(r.seq))
+      .limit(limit)
+      .all();
+  }
+
+  async taskLog(taskId: number, limit: number): Promise<TaskLogRow[]> {
+    const l = schema.taskLog;
+    return this.db
+      .select()
+      .from(l)
+      .where(eq(l.taskId, taskId))
+      .orderBy(asc(l.seq))
       .limit(limit)
       .all();
   }

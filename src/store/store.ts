@@ -90,6 +90,25 @@ export interface ScheduleRunRow {
 /** A run to append: the store assigns its `seq`. */
 export type NewScheduleRun = Omit<ScheduleRunRow, "seq">;
 
+/** One entry of a task's log (executor tasks: every transition and notification). */
+export interface TaskLogRow {
+  /** Assigned by the store, increasing in the order entries were committed. */
+  readonly seq: number;
+  readonly taskId: number;
+  readonly tenant: string;
+  /** Milliseconds since the Unix epoch. */
+  readonly at: number;
+  /** E.g. `awf.task/start`. */
+  readonly action: string;
+  readonly statusBefore: string | null;
+  readonly statusAfter: string | null;
+  /** JSON text of the action's params, or null. */
+  readonly params: string | null;
+}
+
+/** A log entry to append: the store assigns its `seq`. */
+export type NewTaskLogEntry = Omit<TaskLogRow, "seq">;
+
 export interface MetaRow {
   readonly key: string;
   readonly value: string;
@@ -102,12 +121,14 @@ export interface CommitSet {
   readonly batches: readonly BatchRow[];
   readonly events: readonly EventRow[];
   readonly meta: readonly MetaRow[];
-  /** Task ids to delete for good (cleaned tasks). */
+  /** Task ids to delete for good (cleaned tasks), with their log entries. */
   readonly deletedTasks: readonly number[];
   /** Schedules to upsert by id (a deleted one is a row in state `deleted`). */
   readonly schedules?: readonly ScheduleRow[];
   /** Runs to append, in order. */
   readonly scheduleRuns?: readonly NewScheduleRun[];
+  /** Task log entries to append, in order. */
+  readonly taskLog?: readonly NewTaskLogEntry[];
 }
 
 export interface TaskQuery {
@@ -161,6 +182,8 @@ export interface Store {
   latestRuns(scheduleId: string): Promise<ScheduleRunRow[]>;
   /** The schedule's runs, newest first, at most `limit`. */
   runs(scheduleId: string, limit: number): Promise<ScheduleRunRow[]>;
+  /** A task's log, oldest first, at most `limit` entries. */
+  taskLog(taskId: number, limit: number): Promise<TaskLogRow[]>;
   /** Journal entries after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<EventRow[]>;
   getMeta(key: string): Promise<string | undefined>;

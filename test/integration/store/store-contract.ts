@@ -10,9 +10,11 @@ import type {
   LaneRow,
   MetaRow,
   NewScheduleRun,
+  NewTaskLogEntry,
   ScheduleRow,
   ScheduleRunRow,
   Store,
+  TaskLogRow,
   TaskRow,
 } from "../../../src/store/store";
 
@@ -114,8 +116,23 @@ export function scheduleRun(fields: Partial<NewScheduleRun> = {}): NewScheduleRu
   };
 }
 
+export function logEntry(fields: Partial<NewTaskLogEntry> = {}): NewTaskLogEntry {
+  return {
+    taskId: 1,
+    tenant: "acme",
+    at: T0,
+    action: "awf.task/start",
+    statusBefore: "ready",
+    statusAfter: "running",
+    params: JSON.stringify({ executor: "shell" }),
+    ...fields,
+  };
+}
+
 /** A run as read back: what was appended, plus the seq the store gave it. */
 const withoutSeq = ({ seq: _, ...run }: ScheduleRunRow): NewScheduleRun => run;
+/** A log entry as read back, without the seq the store gave it. */
+const entryWithoutSeq = ({ seq: _, ...entry }: TaskLogRow): NewTaskLogEntry => entry;
 
 export function commitSet(parts: Partial<CommitSet>): CommitSet {
   return { tasks: [], lanes: [], batches: [], events: [], meta: [], deletedTasks: [], ...parts };
@@ -290,6 +307,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         meta: { meta: [{ key: "broken", value: missing }] },
         schedules: { schedules: [schedule("s-broken", { state: missing })] },
         scheduleRuns: { scheduleRuns: [scheduleRun({ agentId: missing })] },
+        taskLog: { taskLog: [logEntry({ action: missing })] },
       };
       for (const [table, breaker] of Object.entries(breakers)) {
         it(`writes nothing of a set whose ${table} fail: one transaction`, async () => {
@@ -303,6 +321,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
             deletedTasks: [1],
             schedules: [schedule("s-x"), ...(breaker.schedules ?? [])],
             scheduleRuns: [scheduleRun({ scheduleId: "s-x" }), ...(breaker.scheduleRuns ?? [])],
+            taskLog: [logEntry({ taskId: 5 }), ...(breaker.taskLog ?? [])],
           };
           await expect(store.commit(failing)).rejects.toThrow();
           expect(await store.getTask(5)).toBeUndefined();
@@ -313,6 +332,7 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           expect((await store.eventsAfter(0, 10)).map((e) => e.seq)).toEqual([1]);
           expect(await store.schedules()).toEqual([]);
           expect(await store.runs("s-x", 10)).toEqual([]);
+          expect(await store.taskLog(5, 10)).toEqual([]);
           // The store still works after a failed commit.
           await store.commit(commitSet({ tasks: [task(5)] }));
           expect(await store.getTask(5)).toEqual(task(5));
@@ -708,6 +728,87 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           ["agent-b", "b2"],
         ]);
         expect((await store.latestRuns("s-2")).map((r) => r.stdout)).toEqual(["elsewhere"]);
+      });
+    });
+
+    describe("task log", () => {
+      it("starts with no entries", async () => {
+        expect(await store.taskLog(1, 10)).toEqual([]);
+      });
+
+      it("returns entries oldest first, every field round-tripped, seqs increasing across commits", async () => {
+        const first = logEntry({
+          at: T0 + 1,
+          statusBefore: null,
+          statusAfter: "ready",
+          params: null,
+        });
+        const second = logEntry({
+          tenant: "globex",
+          at: T0 + 2,
+          action: "awf.task/notify",
+          statusBefore: null,
+          statusAfter: null,
+          params: JSON.stringify({
+            quote: '"',
+            backslash: "\\",
+            text: "NULL",
+            long: "x".repeat(70_000),
+          }),
+        });
+        await store.commit(commitSet({ taskLog: [first, second] }));
+        const third = logEntry({ at: T0 + 3, action: "awf.task/success", statusAfter: "done" });
+        await store.commit(commitSet({ taskLog: [third] }));
+        const log = await store.taskLog(1, 10);
+        expect(log.map(entryWithoutSeq)).toEqual([first, second, third]);
+        const seqs = log.map((l) => l.seq);
+        for (const seq of seqs) expect(typeof seq).toBe("number");
+        expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+        expect(new Set(seqs).size).toBe(3);
+        expect(typeof log[0]?.at).toBe("number");
+      });
+
+      it("returns at most limit entries, the oldest", async () => {
+        await store.commit(
+          commitSet({
+            taskLog: [1, 2, 3, 4].map((i) => logEntry({ at: T0 + i, action: `a${i}` })),
+          }),
+        );
+        expect((await store.taskLog(1, 2)).map((l) => l.action)).toEqual(["a1", "a2"]);
+        expect((await store.taskLog(1, 4)).map((l) => l.action)).toEqual(["a1", "a2", "a3", "a4"]);
+      });
+
+      it("returns only the task's own entries", async () => {
+        await store.commit(
+          commitSet({
+            taskLog: [
+              logEntry({ taskId: 1, action: "one" }),
+              logEntry({ taskId: 2, action: "two" }),
+              logEntry({ taskId: 1, action: "one again" }),
+            ],
+          }),
+        );
+        expect((await store.taskLog(1, 10)).map((l) => l.action)).toEqual(["one", "one again"]);
+        expect((await store.taskLog(2, 10)).map((l) => l.action)).toEqual(["two"]);
+        expect(await store.taskLog(3, 10)).toEqual([]);
+      });
+
+      it("deletes a task's entries with the task (deletedTasks), in the same set too", async () => {
+        await store.commit(
+          commitSet({
+            tasks: [task(1), task(2)],
+            taskLog: [logEntry({ taskId: 1 }), logEntry({ taskId: 2, action: "kept" })],
+          }),
+        );
+        await store.commit(
+          commitSet({ taskLog: [logEntry({ taskId: 1, action: "last" })], deletedTasks: [1] }),
+        );
+        expect(await store.getTask(1)).toBeUndefined();
+        expect(await store.taskLog(1, 10)).toEqual([]);
+        expect((await store.taskLog(2, 10)).map((l) => l.action)).toEqual(["kept"]);
+        // Entries logged after the delete stay.
+        await store.commit(commitSet({ taskLog: [logEntry({ taskId: 1, action: "again" })] }));
+        expect((await store.taskLog(1, 10)).map((l) => l.action)).toEqual(["again"]);
       });
     });
 

@@ -479,7 +479,11 @@ const runtimeCheck: Check = (ref) => {
     if (isPackage(ref.specifier, "xstate") || TYPEBOX(ref.specifier)) return null;
     // Schedules compute their next cron times; parsing cron is a library's job (DESIGN §1).
     if (ref.file === "src/runtime/cron.ts" && isPackage(ref.specifier, "croner")) return null;
-    return "src/runtime may import only xstate and @sinclair/typebox from packages (and croner in src/runtime/cron.ts)";
+    // JSON Schema validation of executor task params, results and errors.
+    if (ref.file === "src/runtime/executor-definitions.ts" && isPackage(ref.specifier, "ajv")) {
+      return null;
+    }
+    return "src/runtime may import only xstate and @sinclair/typebox from packages (and croner in src/runtime/cron.ts, ajv in src/runtime/executor-definitions.ts)";
   }
   const layer = layerOf(ref.target);
   if (["machines", "protocol", "clock", "log", "errors", "runtime"].includes(layer)) return null;
@@ -496,7 +500,9 @@ const apiCheck: Check = (ref) => {
   if (ref.target === null) {
     if (isPackage(ref.specifier, "elysia") || TYPEBOX(ref.specifier)) return null;
     if (ref.specifier.startsWith("@elysiajs/")) return null;
-    return "src/api may import only elysia, @elysiajs/* and @sinclair/typebox from packages";
+    // The executor RPC family speaks YAML as well as JSON (seed-spec 1.1).
+    if (ref.file === "src/api/executor/wire.ts" && isPackage(ref.specifier, "yaml")) return null;
+    return "src/api may import only elysia, @elysiajs/* and @sinclair/typebox from packages (and yaml in src/api/executor/wire.ts)";
   }
   const layer = layerOf(ref.target);
   if (["api", "errors", "protocol"].includes(layer)) return null;

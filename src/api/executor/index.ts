@@ -1,0 +1,1 @@
+export { executorRpc } from "./routes";
