@@ -109,7 +109,7 @@ export class Engine implements EngineApi {
   private batches!: Batches;
   private schedules!: Schedules;
   private executorTasks!: ExecutorTasks;
-  private readonly pullQueues = new PullQueues();
+  private readonly pullQueues: PullQueues;
   private pullObserver: PullObserver | null = null;
   private lastTaskId = 0;
   private submitted = 0;
@@ -120,6 +120,7 @@ export class Engine implements EngineApi {
   constructor(private readonly deps: EngineDeps) {
     const { clock, log, store, bus, options } = deps;
     this.timers = new TimerService(clock, (id) => this.wake(id));
+    this.pullQueues = new PullQueues(clock);
     this.writer = new GroupCommitWriter(store, {
       log: log.child({ scope: "store" }),
       onCommitted: (set) => {

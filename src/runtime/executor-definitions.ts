@@ -5,7 +5,7 @@
  * kept durable in one meta row.
  */
 import { Ajv, type ValidateFunction } from "ajv";
-import { InvalidInputError, NotFoundError } from "../errors";
+import { InvalidInputError } from "../errors";
 import type { GroupCommitWriter } from "../store/group-commit";
 import type { Store } from "../store/store";
 import type { TaskDefinition, TaskDefinitionInput } from "./commands";
@@ -205,10 +205,11 @@ export class ExecutorDefinitions {
     return this.compiled(tenant, name)?.definition;
   }
 
-  /** The definition, or NotFoundError. */
+  /** The definition, or InvalidInputError. */
   get(tenant: string, name: string): TaskDefinition {
     const found = this.find(tenant, name);
-    if (!found) throw new NotFoundError("task definition", name);
+    // A bad name in a call is bad input, not a missing task: 422 (seed-spec 1.2).
+    if (!found) throw new InvalidInputError(`no task definition named ${name}`, "definition");
     return found;
   }
 

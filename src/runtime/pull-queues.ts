@@ -9,6 +9,8 @@
  * remove: they are dropped when a scan meets them.
  */
 
+import type { Clock } from "../clock";
+
 interface Entry {
   readonly id: number;
   readonly executeAt: number;
@@ -33,6 +35,9 @@ export class PullQueues {
   private readonly tokens = new Map<number, number>();
   private readonly waiters: Waiter[] = [];
   private nextToken = 0;
+
+  /** Long-polls time out on the engine's clock. */
+  constructor(private readonly clock: Pick<Clock, "setTimeout" | "clearTimeout">) {}
 
   /** Makes the task claimable and wakes one long-poll that waits for its queue. */
   offer(tenant: string, queue: string, id: number, executeAt: number): void {
@@ -127,7 +132,7 @@ export class PullQueues {
         tenant,
         queues: new Set(queues),
         wake: () => {
-          clearTimeout(timer);
+          this.clock.clearTimeout(timer);
           signal?.removeEventListener("abort", done);
           resolve();
         },
@@ -137,7 +142,7 @@ export class PullQueues {
         if (i >= 0) this.waiters.splice(i, 1);
         waiter.wake();
       };
-      const timer = setTimeout(done, timeoutMs);
+      const timer = this.clock.setTimeout(done, timeoutMs);
       signal?.addEventListener("abort", done, { once: true });
       if (signal?.aborted) done();
       else this.waiters.push(waiter);
