@@ -192,7 +192,9 @@ export class ExecutorTasks implements ExecutorApi {
       throw new InvalidInputError("id must be 1 to 64 letters, digits, - and .", "id");
     }
     const k = idKey(tenant, id);
-    if (this.creating.has(k) || (await this.find(tenant, id)) !== undefined) {
+    // A generated UUID is new; only a creator's own id needs looking up.
+    const taken = request.id !== undefined && (await this.find(tenant, id)) !== undefined;
+    if (this.creating.has(k) || taken) {
       throw new InvalidInputError(`a task with id ${id} already exists`, "id");
     }
     this.creating.add(k);

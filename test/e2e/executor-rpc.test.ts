@@ -73,11 +73,11 @@ async function rpc(
   return { status: response.status, type, json, text };
 }
 
-async function call(method: string, params: unknown, headers = AS_A) {
+async function call(method: string, params: unknown, headers: Record<string, string> = AS_A) {
   return rpc({ method, params }, headers);
 }
 
-async function ok(method: string, params: unknown, headers = AS_A) {
+async function ok(method: string, params: unknown, headers: Record<string, string> = AS_A) {
   const answer = await call(method, params, headers);
   expect(answer.status, JSON.stringify(answer.json)).toBe(200);
   return answer.json.result;
@@ -280,7 +280,7 @@ describe("bad calls change nothing (1.2)", () => {
   });
 
   it("refuses a call without a key, or with another's, in the same shape", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }] as Record<string, string>[]) {
       const answer = await call("awf.task/definitions", {}, headers);
       expect(answer.status).toBe(401);
       expect(answer.json).toEqual({ error: { message: expect.any(String) } });

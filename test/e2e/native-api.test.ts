@@ -229,6 +229,7 @@ describe("OpenAPI", () => {
       apiKeys,
       openApiAssets: assets,
       periodic,
+      executor: t.engine.executor,
     });
     const get = (path: string) => documented.handle(new Request(`http://localhost${path}`));
     const spec = (await (await get("/openapi/json")).json()) as {
@@ -237,7 +238,12 @@ describe("OpenAPI", () => {
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/tasks", "/tasks/{id}"]));
     expect(spec.paths["/tasks"]).toHaveProperty("post");
     // Every family is in the spec, and the routes that take a body describe it.
-    for (const path of ["/xina/action", "/v3/applicationInstance/task", "/api/v1/tasks/create"]) {
+    for (const path of [
+      "/xina/action",
+      "/v3/applicationInstance/task",
+      "/api/v1/tasks/create",
+      "/rpc",
+    ]) {
       expect(spec.paths[path]?.post, path).toHaveProperty("requestBody");
     }
     // Every route documents its success answer's schema, its path parameters, and
