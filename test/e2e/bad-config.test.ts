@@ -180,6 +180,31 @@ describe("fleetwork server: bad configuration", () => {
     });
     expect(line).toMatch(/bogus/);
   });
+
+  it("rejects a task definitions file with a bad definition, naming it", async () => {
+    const dir = tempDir();
+    const file = join(dir, "definitions.yaml");
+    writeFileSync(file, "- name: fine\n- name: broken\n  inProgressTimeout: -5\n");
+    const line = await expectOneLineFailure([], {
+      FW_DATA_DIR: join(dir, "data"),
+      PORT: String(await freePort()),
+      FW_TASK_DEFINITIONS_FILE: file,
+    });
+    expect(line).toMatch(/taskDefinitions\[1\]: inProgressTimeout/);
+    expect(line).toContain(file);
+  });
+
+  it("rejects a task definitions file that is not a list", async () => {
+    const dir = tempDir();
+    const file = join(dir, "definitions.json");
+    writeFileSync(file, '{"name": "one"}');
+    const line = await expectOneLineFailure([], {
+      FW_DATA_DIR: join(dir, "data"),
+      PORT: String(await freePort()),
+      FW_TASK_DEFINITIONS_FILE: file,
+    });
+    expect(line).toMatch(/must hold a list of definitions/);
+  });
 });
 
 describe("fleetwork server: good configuration", () => {
