@@ -331,7 +331,10 @@ export class ExecutorTasks implements ExecutorApi {
           ? (100 * notification.current) / notification.total
           : notification.current
         : undefined;
-    const view = await this.report(tenant, id, "notify", "awf.task/notify", notification, {
+    const { type, ...details } = notification;
+    // The call as it was sent, for the log.
+    const params = { id, execId, notification: type, ...details };
+    const view = await this.report(tenant, id, "notify", "awf.task/notify", params, {
       type: "PROGRESS",
       execId,
       progress,
@@ -339,7 +342,7 @@ export class ExecutorTasks implements ExecutorApi {
     });
     // A notification changes no state, so no transition logs it.
     const status = executorStatus(view.state);
-    this.append(view, "awf.task/notify", status, status, { execId, ...notification });
+    this.append(view, "awf.task/notify", status, status, params);
     const deadline = view.heartbeatDeadline;
     if (deadline === null) throw new Error("an in-progress executor task has no deadline");
     return deadline;
@@ -387,7 +390,7 @@ export class ExecutorTasks implements ExecutorApi {
     const done = await this.report(
       tenant,
       id,
-      action.slice(9),
+      action === "awf.task/success" ? "complete" : "fail",
       action,
       { id, execId },
       {
@@ -419,13 +422,8 @@ export class ExecutorTasks implements ExecutorApi {
     const wanted = event.type === "STARTED" ? "requested" : "in-progress";
     const execId = "execId" in event ? event.execId : undefined;
     if (status !== wanted || view.execId !== execId) {
-      throw new IllegalTransitionError(
-        "task",
-        id,
-        name,
-        status === wanted ? `${status} with another execId` : status,
-        [],
-      );
+      const why = status === wanted ? `${status} under another execId` : describe(view);
+      throw new IllegalTransitionError("task", id, name, why, []);
     }
     this.causes.set(view.id, { action, params });
     try {
@@ -434,7 +432,7 @@ export class ExecutorTasks implements ExecutorApi {
       if (error instanceof IllegalTransitionError) {
         // It changed under the call (a timeout, a cancel): say so in executor terms.
         const now = await this.deps.engine.get(tenant, view.id);
-        throw new IllegalTransitionError("task", id, name, executorStatus(now.state), []);
+        throw new IllegalTransitionError("task", id, name, describe(now), []);
       }
       throw error;
     } finally {
@@ -653,6 +651,13 @@ export class ExecutorTasks implements ExecutorApi {
       task: view,
     };
   }
+}
+
+/** "in-progress", or "done (canceled)": what an executor needs to hear when refused. */
+function describe(view: TaskView): string {
+  const status = executorStatus(view.state);
+  const { outcome } = outcomeOf(view);
+  return outcome === null ? status : `${status} (${outcome})`;
 }
 
 function idKey(tenant: string, id: string): string {

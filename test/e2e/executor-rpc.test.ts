@@ -431,7 +431,7 @@ describe("a task's life through both APIs", () => {
     ]);
     expect(status.log[3]).toMatchObject({
       resourceType: "AidboxTaskLog",
-      "action-params": { type: "heartbeat", message: "alive" },
+      "action-params": { id: "life", notification: "heartbeat", message: "alive" },
     });
   });
 

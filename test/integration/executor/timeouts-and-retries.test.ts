@@ -277,6 +277,11 @@ describe("task log (1.17)", () => {
       ["awf.task/notify", "in-progress", "in-progress"],
       ["awf.task/success", "in-progress", "done"],
     ]);
-    expect(log[5]?.params).toMatchObject({ type: "progress", current: 5, total: 10, unit: "rows" });
+    expect(log[5]?.params).toMatchObject({
+      notification: "progress",
+      current: 5,
+      total: 10,
+      unit: "rows",
+    });
   });
 });
