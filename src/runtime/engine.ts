@@ -111,6 +111,7 @@ export class Engine implements EngineApi {
   private executorTasks!: ExecutorTasks;
   private readonly pullQueues: PullQueues;
   private pullObserver: PullObserver | null = null;
+  private readonly acceptsByState = new Map<string, readonly string[]>();
   private lastTaskId = 0;
   private submitted = 0;
   private readonly finished: Record<string, number> = {};
@@ -901,12 +902,23 @@ export class Engine implements EngineApi {
     return taskView(persisted.state, persisted.context, this.accepts(snapshot));
   }
 
-  /** The client commands the task accepts in this snapshot. */
-  private accepts(snapshot: TaskSnapshot): string[] {
-    const at = this.deps.clock.now();
-    return TASK_COMMANDS.filter((type) =>
-      snapshot.can(type === "CONCLUDE" ? { type, delayMs: 0, at } : ({ type, at } as TaskEvent)),
-    );
+  /**
+   * The client commands the task accepts in this snapshot. Asking the machine takes a
+   * transition computation per command, and every view asks: the answer is kept per
+   * state and `open`, the only context a client command's guards read (see the task
+   * machine: PAUSE and CANCEL guards read the event, CONCLUDE's reads `open`).
+   */
+  private accepts(snapshot: TaskSnapshot): readonly string[] {
+    const key = `${statePath(snapshot.value)}|${snapshot.context.open}`;
+    let accepted = this.acceptsByState.get(key);
+    if (accepted === undefined) {
+      const at = this.deps.clock.now();
+      accepted = TASK_COMMANDS.filter((type) =>
+        snapshot.can(type === "CONCLUDE" ? { type, delayMs: 0, at } : ({ type, at } as TaskEvent)),
+      );
+      this.acceptsByState.set(key, accepted);
+    }
+    return accepted;
   }
 
   private scheduleCompaction() {
