@@ -513,9 +513,11 @@ export class ExecutorTasks implements ExecutorApi {
   }
 
   private slotKey(context: TaskContext, definition: TaskDefinition): string {
+    // Without a path the limit is the definition's as a whole: one count for all.
+    if (definition.concurrencyPath === null) return `${context.tenant}\u0000${definition.name}`;
     const action = actionOf(context);
     let value: unknown = { params: action.params, label: action.label, id: action.id };
-    for (const part of definition.concurrencyPath ?? []) {
+    for (const part of definition.concurrencyPath) {
       value =
         value !== null && typeof value === "object"
           ? (value as Record<string, unknown>)[part]

@@ -5,7 +5,8 @@
  * Like the other families it parses nothing through Elysia (`parse: "none"`) and
  * answers every error itself in its own shape, `{error: {message}}`. A batch is
  * checked whole before any call runs: one bad call refuses the batch, and nothing
- * changes; calls that pass then run in order, each answered `{result}` or `{error}`.
+ * changes; calls that pass then run as if in order (batch.ts), each answered
+ * `{result}` or `{error}`.
  */
 import { Type as T, type TSchema } from "@sinclair/typebox";
 import { type DocumentDecoration, Elysia } from "elysia";
@@ -13,6 +14,7 @@ import type { Logger } from "../../log";
 import type { ExecutorApi } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
 import { readBodyText } from "../body-text";
+import { runBatch } from "./batch";
 import { type Call, Methods, parseCall } from "./calls";
 import { RpcError, toRpcAnswer } from "./errors";
 import { perform } from "./perform";
@@ -79,16 +81,9 @@ export function executorRpc(executor: ExecutorApi, keys: ApiKeys, log?: Logger) 
           const result = await perform(executor, tenant, calls, request.signal);
           return reply(request, set, { result });
         }
-        const answers: unknown[] = [];
-        for (const call of calls) {
-          try {
-            answers.push({ result: await perform(executor, tenant, call, request.signal) });
-          } catch (error) {
-            const answer = toRpcAnswer(error);
-            if (answer === undefined) throw error;
-            answers.push(answer.body);
-          }
-        }
+        const answers = await runBatch(calls, (call) =>
+          perform(executor, tenant, call, request.signal),
+        );
         return reply(request, set, answers);
       },
       {

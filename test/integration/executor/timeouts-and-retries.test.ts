@@ -19,6 +19,7 @@ const DEFINITIONS: TaskDefinitionInput[] = [
   },
   { name: "defaults" },
   { name: "per-key", concurrencyLimit: 1, concurrencyPath: ["params", "key"] },
+  { name: "one-at-a-time", concurrencyLimit: 1 },
 ];
 
 let clock: SimulatedClock;
@@ -218,6 +219,20 @@ describe("concurrency (1.16)", () => {
     await executor().success(TENANT, a1.id, execId);
     const next = await executor().poll(TENANT, ["per-key"], 10);
     expect(next.map((task) => task.id)).toEqual([a2.id]);
+  });
+
+  it("without concurrencyPath, caps the definition as a whole", async () => {
+    const one = await create("one-at-a-time", { key: "a" });
+    const two = await create("one-at-a-time", { key: "b" });
+    const first = await executor().poll(TENANT, ["one-at-a-time"], 10);
+    expect(first.map((task) => task.id)).toEqual([one.id]);
+    const execId = first[0]?.task.execId as string;
+    await executor().start(TENANT, one.id, execId);
+    expect(await executor().poll(TENANT, ["one-at-a-time"], 10)).toEqual([]);
+    await executor().fail(TENANT, one.id, execId);
+    expect((await executor().poll(TENANT, ["one-at-a-time"], 10)).map((t) => t.id)).toEqual([
+      two.id,
+    ]);
   });
 
   it("claims oldest executeAt first (1.7) and at most maxBatchSize (1.8)", async () => {
