@@ -44,10 +44,7 @@ const positive = (text: string, flag: string) => {
   return n;
 };
 
-const tasks = positive(
-  values.tasks ?? DEFAULT_TASKS[name as (typeof BENCHES)[number]],
-  "tasks",
-);
+const tasks = positive(values.tasks ?? DEFAULT_TASKS[name as (typeof BENCHES)[number]], "tasks");
 if (name === "rpc") {
   await runRpc({ tasks, rounds: positive(values.rounds, "rounds"), peer: !values["no-peer"] });
 } else if (name === "nats") {
