@@ -12,8 +12,10 @@ import type {
   BatchRow,
   CommitSet,
   EventRow,
+  JobRow,
   LaneRow,
   MetaRow,
+  NewJobLogEntry,
   NewScheduleRun,
   NewTaskLogEntry,
   ScheduleRow,
@@ -49,6 +51,8 @@ export class GroupCommitWriter {
   private schedules = new Map<string, () => ScheduleRow>();
   private scheduleRuns: NewScheduleRun[] = [];
   private taskLog: NewTaskLogEntry[] = [];
+  private jobs = new Map<number, () => JobRow>();
+  private jobLog: NewJobLogEntry[] = [];
   private events: EventRow[] = [];
   private meta = new Map<string, string>();
   private deleted = new Set<number>();
@@ -87,7 +91,9 @@ export class GroupCommitWriter {
       this.deleted.size +
       this.schedules.size +
       this.scheduleRuns.length +
-      this.taskLog.length
+      this.taskLog.length +
+      this.jobs.size +
+      this.jobLog.length
     );
   }
 
@@ -121,6 +127,17 @@ export class GroupCommitWriter {
   /** Appends a task log entry; the store assigns its seq in append order. */
   appendTaskLog(entry: NewTaskLogEntry): void {
     this.taskLog.push(entry);
+    this.schedule();
+  }
+
+  markJob(id: number, serialize: () => JobRow): void {
+    this.jobs.set(id, serialize);
+    this.schedule();
+  }
+
+  /** Appends a job log line; the store assigns its id in append order. */
+  appendJobLog(entry: NewJobLogEntry): void {
+    this.jobLog.push(entry);
     this.schedule();
   }
 
@@ -186,10 +203,14 @@ export class GroupCommitWriter {
     const schedules = this.schedules;
     const scheduleRuns = this.scheduleRuns;
     const taskLog = this.taskLog;
+    const jobs = this.jobs;
+    const jobLog = this.jobLog;
     this.deleted = new Set();
     this.schedules = new Map();
     this.scheduleRuns = [];
     this.taskLog = [];
+    this.jobs = new Map();
+    this.jobLog = [];
     this.tasks = new Map();
     this.lanes = new Map();
     this.batches = new Map();
@@ -209,6 +230,8 @@ export class GroupCommitWriter {
       schedules: Array.from(schedules.values(), (serialize) => serialize()),
       scheduleRuns,
       taskLog,
+      jobs: Array.from(jobs.values(), (serialize) => serialize()),
+      jobLog,
     };
     // Put back what failed to commit, unless it was marked again since (the newer
     // serializer covers it).
@@ -222,6 +245,8 @@ export class GroupCommitWriter {
       this.events = events.concat(this.events);
       this.scheduleRuns = scheduleRuns.concat(this.scheduleRuns);
       this.taskLog = taskLog.concat(this.taskLog);
+      for (const [id, s] of jobs) if (!this.jobs.has(id)) this.jobs.set(id, s);
+      this.jobLog = jobLog.concat(this.jobLog);
     };
     return { set, waiters, undo };
   }
@@ -256,7 +281,9 @@ export class GroupCommitWriter {
       set.events.length +
       (set.schedules?.length ?? 0) +
       (set.scheduleRuns?.length ?? 0) +
-      (set.taskLog?.length ?? 0);
+      (set.taskLog?.length ?? 0) +
+      (set.jobs?.length ?? 0) +
+      (set.jobLog?.length ?? 0);
     this.stats.commits++;
     this.stats.rows += rows;
     this.stats.lastBatchSize = rows;

@@ -18,6 +18,7 @@ import {
   desc,
   eq,
   gt,
+  gte,
   inArray,
   lt,
   lte,
@@ -38,7 +39,11 @@ import type {
   CommitSet,
   Counters,
   EventRow,
+  JobLogRow,
+  JobQuery,
+  JobRow,
   LaneRow,
+  NewJobLogEntry,
   NewScheduleRun,
   NewTaskLogEntry,
   ScheduleRow,
@@ -256,6 +261,61 @@ const TASK_LOG: Upsert<NewTaskLogEntry> = {
   values: (l) => [l.taskId, l.tenant, l.at, l.action, l.statusBefore, l.statusAfter, l.params],
 };
 
+const JOBS: Upsert<JobRow> = {
+  table: "jobs",
+  columns: [
+    ["id", "bigint"],
+    ["client", "text"],
+    ["workflow", "text"],
+    ["state", "text"],
+    ["priority", "bigint"],
+    ["failed", "boolean"],
+    ["run_at", "bigint"],
+    ["created_at", "bigint"],
+    ["updated_at", "bigint"],
+    ["parameters", "text"],
+    ["snapshot", "text"],
+  ],
+  values: (j) => [
+    j.id,
+    j.client,
+    j.workflow,
+    j.state,
+    j.priority,
+    j.failed,
+    j.runAt,
+    j.createdAt,
+    j.updatedAt,
+    j.parameters,
+    j.snapshot,
+  ],
+  conflict: ["id"],
+  update: ["state", "priority", "failed", "run_at", "updated_at", "parameters", "snapshot"],
+};
+
+/** Appends only; `id` is left to its bigserial default, so unnest's row order sets it. */
+const JOB_LOG: Upsert<NewJobLogEntry> = {
+  table: "job_logs",
+  columns: [
+    ["job_id", "bigint"],
+    ["task_id", "bigint"],
+    ["severity", "integer"],
+    ["progname", "text"],
+    ["message", "text"],
+    ["created_at", "bigint"],
+  ],
+  values: (l) => [l.jobId, l.taskId, l.severity, l.progname, l.message, l.createdAt],
+};
+
+/** The job columns `JobQuery.orderBy` names. */
+const JOB_ORDER = {
+  id: schema.jobs.id,
+  created_at: schema.jobs.createdAt,
+  updated_at: schema.jobs.updatedAt,
+  priority: schema.jobs.priority,
+  run_at: schema.jobs.runAt,
+} as const;
+
 /** A prepared-once upsert: its SQL text and how to turn rows into column arrays. */
 interface Writer<R> {
   readonly text: string;
@@ -292,6 +352,8 @@ const WRITERS = {
   schedules: writer(SCHEDULES),
   scheduleRuns: writer(SCHEDULE_RUNS),
   taskLog: writer(TASK_LOG),
+  jobs: writer(JOBS),
+  jobLog: writer(JOB_LOG),
 };
 
 /**
@@ -416,6 +478,8 @@ export class PostgresStore implements Store {
       await write(tx, WRITERS.schedules, set.schedules ?? []);
       await write(tx, WRITERS.scheduleRuns, set.scheduleRuns ?? []);
       await write(tx, WRITERS.taskLog, set.taskLog ?? []);
+      await write(tx, WRITERS.jobs, set.jobs ?? []);
+      await write(tx, WRITERS.jobLog, set.jobLog ?? []);
       // After the upserts, as SQLite does: a task both written (or logged) and deleted
       // in one set ends up deleted, log and all.
       if (set.deletedTasks.length > 0) {
@@ -554,6 +618,52 @@ export class PostgresStore implements Store {
   async taskLog(taskId: number, limit: number): Promise<TaskLogRow[]> {
     const l = schema.taskLog;
     return this.db.select().from(l).where(eq(l.taskId, taskId)).orderBy(asc(l.seq)).limit(limit);
+  }
+
+  async openJobs(): Promise<JobRow[]> {
+    const j = schema.jobs;
+    return this.db
+      .select()
+      .from(j)
+      .where(notInArray(j.state, ["completed", "broken"]))
+      .orderBy(asc(j.id));
+  }
+
+  async getJob(id: number): Promise<JobRow | undefined> {
+    const j = schema.jobs;
+    const [row] = await this.db.select().from(j).where(eq(j.id, id)).limit(1);
+    return row;
+  }
+
+  async listJobs(query: JobQuery): Promise<JobRow[]> {
+    const j = schema.jobs;
+    const where = and(
+      query.client === undefined ? undefined : eq(j.client, query.client),
+      query.states === undefined ? undefined : inArray(j.state, [...query.states]),
+      query.failed === undefined ? undefined : eq(j.failed, query.failed),
+      query.from === undefined ? undefined : gte(j.createdAt, query.from),
+      query.to === undefined ? undefined : lte(j.createdAt, query.to),
+      // strpos: a case-sensitive substring with no wildcards, as SQLite's instr.
+      query.search === undefined ? undefined : q`strpos(${j.parameters}, ${query.search}) > 0`,
+      query.ids === undefined ? undefined : inArray(j.id, [...query.ids]),
+    );
+    const direction = query.ascending ? asc : desc;
+    return this.db
+      .select()
+      .from(j)
+      .where(where)
+      .orderBy(direction(JOB_ORDER[query.orderBy]), direction(j.id))
+      .limit(query.limit);
+  }
+
+  async maxJobId(): Promise<number> {
+    const [row] = await this.sql<{ id: string | null }[]>`SELECT max(id) AS id FROM jobs`;
+    return Number(row?.id ?? 0);
+  }
+
+  async jobLog(jobId: number, limit: number): Promise<JobLogRow[]> {
+    const l = schema.jobLogs;
+    return this.db.select().from(l).where(eq(l.jobId, jobId)).orderBy(asc(l.id)).limit(limit);
   }
 
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {

@@ -131,3 +131,35 @@ export const taskLog = pgTable(
   },
   (t) => [index("task_log_task").on(t.taskId, t.seq)],
 );
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: ms("id").primaryKey(),
+    client: text("client").notNull(),
+    workflow: text("workflow").notNull(),
+    state: text("state").notNull(),
+    priority: ms("priority").notNull(),
+    failed: boolean("failed").notNull(),
+    runAt: ms("run_at").notNull(),
+    createdAt: ms("created_at").notNull(),
+    updatedAt: ms("updated_at").notNull(),
+    parameters: text("parameters").notNull(),
+    snapshot: text("snapshot").notNull(),
+  },
+  (t) => [index("jobs_client_id").on(t.client, t.id), index("jobs_state").on(t.state)],
+);
+
+export const jobLogs = pgTable(
+  "job_logs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    jobId: ms("job_id").notNull(),
+    taskId: ms("task_id").notNull(),
+    severity: integer("severity").notNull(),
+    progname: text("progname").notNull(),
+    message: text("message").notNull(),
+    createdAt: ms("created_at").notNull(),
+  },
+  (t) => [index("job_logs_job").on(t.jobId, t.id)],
+);

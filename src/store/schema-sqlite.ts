@@ -131,3 +131,38 @@ export const taskLog = sqliteTable(
   },
   (t) => [index("task_log_task").on(t.taskId, t.seq)],
 );
+
+/** Jobs of the job API (workflow runs): query columns plus the job actor's snapshot. */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey(),
+    client: text("client").notNull(),
+    workflow: text("workflow").notNull(),
+    state: text("state").notNull(),
+    priority: integer("priority").notNull(),
+    failed: integer("failed", { mode: "boolean" }).notNull(),
+    runAt: integer("run_at").notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    parameters: text("parameters").notNull(),
+    snapshot: text("snapshot").notNull(),
+  },
+  (t) => [index("jobs_client_id").on(t.client, t.id), index("jobs_state").on(t.state)],
+);
+
+/** A job's log lines, in commit order. */
+export const jobLogs = sqliteTable(
+  "job_logs",
+  {
+    // AUTOINCREMENT: an id is never handed out twice, even after lines are deleted.
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    jobId: integer("job_id").notNull(),
+    taskId: integer("task_id").notNull(),
+    severity: integer("severity").notNull(),
+    progname: text("progname").notNull(),
+    message: text("message").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("job_logs_job").on(t.jobId, t.id)],
+);

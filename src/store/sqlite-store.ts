@@ -15,6 +15,7 @@ import {
   desc,
   eq,
   gt,
+  gte,
   inArray,
   lt,
   lte,
@@ -36,6 +37,9 @@ import type {
   CommitSet,
   Counters,
   EventRow,
+  JobLogRow,
+  JobQuery,
+  JobRow,
   LaneRow,
   ScheduleRow,
   ScheduleRunRow,
@@ -44,6 +48,15 @@ import type {
   TaskQuery,
   TaskRow,
 } from "./store";
+
+/** The job columns `JobQuery.orderBy` names. */
+const JOB_ORDER = {
+  id: schema.jobs.id,
+  created_at: schema.jobs.createdAt,
+  updated_at: schema.jobs.updatedAt,
+  priority: schema.jobs.priority,
+  run_at: schema.jobs.runAt,
+} as const;
 
 const MIGRATIONS = fileURLToPath(new URL("./migrations/sqlite", import.meta.url));
 
@@ -216,6 +229,54 @@ export class SqliteStore implements Store {
       .orderBy(asc(l.seq))
       .limit(limit)
       .all();
+  }
+
+  async openJobs(): Promise<JobRow[]> {
+    const j = schema.jobs;
+    return this.db
+      .select()
+      .from(j)
+      .where(notInArray(j.state, ["completed", "broken"]))
+      .orderBy(asc(j.id))
+      .all();
+  }
+
+  async getJob(id: number): Promise<JobRow | undefined> {
+    return this.db.select().from(schema.jobs).where(eq(schema.jobs.id, id)).get();
+  }
+
+  async listJobs(query: JobQuery): Promise<JobRow[]> {
+    const j = schema.jobs;
+    const where = and(
+      query.client === undefined ? undefined : eq(j.client, query.client),
+      query.states === undefined ? undefined : inArray(j.state, [...query.states]),
+      query.failed === undefined ? undefined : eq(j.failed, query.failed),
+      query.from === undefined ? undefined : gte(j.createdAt, query.from),
+      query.to === undefined ? undefined : lte(j.createdAt, query.to),
+      // instr: a case-sensitive substring with no wildcards (LIKE ignores ASCII case).
+      query.search === undefined ? undefined : sql`instr(${j.parameters}, ${query.search}) > 0`,
+      query.ids === undefined ? undefined : inArray(j.id, [...query.ids]),
+    );
+    const direction = query.ascending ? asc : desc;
+    return this.db
+      .select()
+      .from(j)
+      .where(where)
+      .orderBy(direction(JOB_ORDER[query.orderBy]), direction(j.id))
+      .limit(query.limit)
+      .all();
+  }
+
+  async maxJobId(): Promise<number> {
+    const row = this.sqlite
+      .query<{ id: number | null }, []>("SELECT max(id) AS id FROM jobs")
+      .get();
+    return row?.id ?? 0;
+  }
+
+  async jobLog(jobId: number, limit: number): Promise<JobLogRow[]> {
+    const l = schema.jobLogs;
+    return this.db.select().from(l).where(eq(l.jobId, jobId)).orderBy(asc(l.id)).limit(limit).all();
   }
 
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {

@@ -49,6 +49,17 @@ export function prepareCommit(sqlite: Database): (set: CommitSet) => void {
     `INSERT INTO task_log (task_id, tenant, at, action, status_before, status_after, params)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
   );
+  const job = s.prepare(
+    `INSERT INTO jobs (id, client, workflow, state, priority, failed, run_at, created_at, updated_at, parameters, snapshot)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+     ON CONFLICT (id) DO UPDATE SET state = excluded.state, priority = excluded.priority,
+       failed = excluded.failed, run_at = excluded.run_at, updated_at = excluded.updated_at,
+       parameters = excluded.parameters, snapshot = excluded.snapshot`,
+  );
+  const jobLog = s.prepare(
+    `INSERT INTO job_logs (job_id, task_id, severity, progname, message, created_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)`,
+  );
   const deleteTaskLog = s.prepare("DELETE FROM task_log WHERE task_id = ?1");
   const run = s.transaction((set: CommitSet) => {
     for (const t of set.tasks) {
@@ -109,6 +120,24 @@ export function prepareCommit(sqlite: Database): (set: CommitSet) => void {
     }
     for (const l of set.taskLog ?? []) {
       taskLog.run(l.taskId, l.tenant, l.at, l.action, l.statusBefore, l.statusAfter, l.params);
+    }
+    for (const j of set.jobs ?? []) {
+      job.run(
+        j.id,
+        j.client,
+        j.workflow,
+        j.state,
+        j.priority,
+        j.failed ? 1 : 0,
+        j.runAt,
+        j.createdAt,
+        j.updatedAt,
+        j.parameters,
+        j.snapshot,
+      );
+    }
+    for (const l of set.jobLog ?? []) {
+      jobLog.run(l.jobId, l.taskId, l.severity, l.progname, l.message, l.createdAt);
     }
     // After the appends: a task both logged and deleted in one set leaves no log.
     for (const id of set.deletedTasks) deleteTaskLog.run(id);

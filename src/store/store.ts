@@ -109,6 +109,59 @@ export interface TaskLogRow {
 /** A log entry to append: the store assigns its `seq`. */
 export type NewTaskLogEntry = Omit<TaskLogRow, "seq">;
 
+/** A job (the job API's workflow run); `snapshot` is its actor state as JSON. */
+export interface JobRow {
+  readonly id: number;
+  /** The tenant. */
+  readonly client: string;
+  readonly workflow: string;
+  /** The job machine's state: scheduled, pending, queued, started, paused, broken, completed. */
+  readonly state: string;
+  readonly priority: number;
+  readonly failed: boolean;
+  /** Milliseconds since the Unix epoch. */
+  readonly runAt: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** JSON text of the job's parameters (searched by substring). */
+  readonly parameters: string;
+  readonly snapshot: string;
+}
+
+/** One line of a job's log (GET /logs/<job_id>). */
+export interface JobLogRow {
+  /** Assigned by the store, increasing in the order lines were committed. */
+  readonly id: number;
+  readonly jobId: number;
+  /** 0 = job-level. */
+  readonly taskId: number;
+  /** Ruby Logger severity, 0 DEBUG .. 5 UNKNOWN. */
+  readonly severity: number;
+  /** api | worker | controller | callback. */
+  readonly progname: string;
+  readonly message: string;
+  readonly createdAt: number;
+}
+
+/** A job log line to append: the store assigns its `id`. */
+export type NewJobLogEntry = Omit<JobLogRow, "id">;
+
+export interface JobQuery {
+  readonly client?: string;
+  readonly states?: readonly string[];
+  readonly failed?: boolean;
+  /** createdAt >= from. */
+  readonly from?: number;
+  /** createdAt <= to. */
+  readonly to?: number;
+  /** A case-sensitive substring of `parameters` (no wildcards: `%` and `_` are literal). */
+  readonly search?: string;
+  readonly ids?: readonly number[];
+  readonly orderBy: "id" | "created_at" | "updated_at" | "priority" | "run_at";
+  readonly ascending: boolean;
+  readonly limit: number;
+}
+
 export interface MetaRow {
   readonly key: string;
   readonly value: string;
@@ -129,6 +182,10 @@ export interface CommitSet {
   readonly scheduleRuns?: readonly NewScheduleRun[];
   /** Task log entries to append, in order. */
   readonly taskLog?: readonly NewTaskLogEntry[];
+  /** Jobs to upsert by id. */
+  readonly jobs?: readonly JobRow[];
+  /** Job log lines to append, in order. */
+  readonly jobLog?: readonly NewJobLogEntry[];
 }
 
 export interface TaskQuery {
@@ -184,6 +241,15 @@ export interface Store {
   runs(scheduleId: string, limit: number): Promise<ScheduleRunRow[]>;
   /** A task's log, oldest first, at most `limit` entries. */
   taskLog(taskId: number, limit: number): Promise<TaskLogRow[]>;
+  /** Every job not in state completed or broken, by id. */
+  openJobs(): Promise<JobRow[]>;
+  getJob(id: number): Promise<JobRow | undefined>;
+  /** Jobs matching the query in its order; ties broken by id in the same direction. */
+  listJobs(query: JobQuery): Promise<JobRow[]>;
+  /** The highest job id in use; 0 when there is none. */
+  maxJobId(): Promise<number>;
+  /** A job's log, oldest first, at most `limit` lines. */
+  jobLog(jobId: number, limit: number): Promise<JobLogRow[]>;
   /** Journal entries after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<EventRow[]>;
   getMeta(key: string): Promise<string | undefined>;

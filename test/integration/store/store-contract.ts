@@ -7,8 +7,12 @@ import type {
   BatchRow,
   CommitSet,
   EventRow,
+  JobLogRow,
+  JobQuery,
+  JobRow,
   LaneRow,
   MetaRow,
+  NewJobLogEntry,
   NewScheduleRun,
   NewTaskLogEntry,
   ScheduleRow,
@@ -129,10 +133,41 @@ export function logEntry(fields: Partial<NewTaskLogEntry> = {}): NewTaskLogEntry
   };
 }
 
+export function job(id: number, fields: Partial<JobRow> = {}): JobRow {
+  return {
+    id,
+    client: "acme",
+    workflow: "vodstream",
+    state: "queued",
+    priority: 5,
+    failed: false,
+    runAt: T0,
+    createdAt: T0,
+    updatedAt: T0,
+    parameters: JSON.stringify({ content_id: `c-${id}`, rest_endpoints: [] }),
+    snapshot: JSON.stringify({ job: id, value: "queued" }),
+    ...fields,
+  };
+}
+
+export function jobLogEntry(fields: Partial<NewJobLogEntry> = {}): NewJobLogEntry {
+  return {
+    jobId: 1,
+    taskId: 0,
+    severity: 1,
+    progname: "api",
+    message: "job created",
+    createdAt: T0,
+    ...fields,
+  };
+}
+
 /** A run as read back: what was appended, plus the seq the store gave it. */
 const withoutSeq = ({ seq: _, ...run }: ScheduleRunRow): NewScheduleRun => run;
 /** A log entry as read back, without the seq the store gave it. */
 const entryWithoutSeq = ({ seq: _, ...entry }: TaskLogRow): NewTaskLogEntry => entry;
+/** A job log line as read back, without the id the store gave it. */
+const lineWithoutId = ({ id: _, ...line }: JobLogRow): NewJobLogEntry => line;
 
 export function commitSet(parts: Partial<CommitSet>): CommitSet {
   return { tasks: [], lanes: [], batches: [], events: [], meta: [], deletedTasks: [], ...parts };
@@ -308,6 +343,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         schedules: { schedules: [schedule("s-broken", { state: missing })] },
         scheduleRuns: { scheduleRuns: [scheduleRun({ agentId: missing })] },
         taskLog: { taskLog: [logEntry({ action: missing })] },
+        jobs: { jobs: [job(6, { state: missing })] },
+        jobLog: { jobLog: [jobLogEntry({ message: missing })] },
       };
       for (const [table, breaker] of Object.entries(breakers)) {
         it(`writes nothing of a set whose ${table} fail: one transaction`, async () => {
@@ -322,6 +359,8 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
             schedules: [schedule("s-x"), ...(breaker.schedules ?? [])],
             scheduleRuns: [scheduleRun({ scheduleId: "s-x" }), ...(breaker.scheduleRuns ?? [])],
             taskLog: [logEntry({ taskId: 5 }), ...(breaker.taskLog ?? [])],
+            jobs: [job(5), ...(breaker.jobs ?? [])],
+            jobLog: [jobLogEntry({ jobId: 5 }), ...(breaker.jobLog ?? [])],
           };
           await expect(store.commit(failing)).rejects.toThrow();
           expect(await store.getTask(5)).toBeUndefined();
@@ -333,6 +372,9 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
           expect(await store.schedules()).toEqual([]);
           expect(await store.runs("s-x", 10)).toEqual([]);
           expect(await store.taskLog(5, 10)).toEqual([]);
+          expect(await store.getJob(5)).toBeUndefined();
+          expect(await store.maxJobId()).toBe(0);
+          expect(await store.jobLog(5, 10)).toEqual([]);
           // The store still works after a failed commit.
           await store.commit(commitSet({ tasks: [task(5)] }));
           expect(await store.getTask(5)).toEqual(task(5));
@@ -809,6 +851,337 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         // Entries logged after the delete stay.
         await store.commit(commitSet({ taskLog: [logEntry({ taskId: 1, action: "again" })] }));
         expect((await store.taskLog(1, 10)).map((l) => l.action)).toEqual(["again"]);
+      });
+    });
+
+    describe("jobs", () => {
+      const newestFirst = { orderBy: "id", ascending: false, limit: 100 } as const;
+      const list = async (query: Partial<JobQuery>) =>
+        ids(await store.listJobs({ ...newestFirst, ...query }));
+
+      it("starts with no jobs and no log", async () => {
+        expect(await store.getJob(1)).toBeUndefined();
+        expect(await store.openJobs()).toEqual([]);
+        expect(await store.listJobs(newestFirst)).toEqual([]);
+        expect(await store.maxJobId()).toBe(0);
+        expect(await store.jobLog(1, 10)).toEqual([]);
+      });
+
+      it("round-trips every job column: booleans, large times, awkward text", async () => {
+        const full = job(7, {
+          client: "globex",
+          workflow: "drmswitch",
+          state: "completed",
+          priority: -2,
+          failed: true,
+          runAt: T0 + 1,
+          createdAt: T0 + 2,
+          updatedAt: T0 + 3,
+          parameters: JSON.stringify({
+            content_id: "x",
+            quote: '"',
+            backslash: "\\",
+            percent: "100%_",
+            text: "NULL",
+            long: "x".repeat(70_000),
+          }),
+          snapshot: JSON.stringify({ value: "completed", context: { retries: 3 } }),
+        });
+        await store.commit(commitSet({ jobs: [full, job(8)] }));
+        const back = await store.getJob(7);
+        expect(back).toEqual(full);
+        expect(typeof back?.id).toBe("number");
+        expect(typeof back?.runAt).toBe("number");
+        expect(typeof back?.priority).toBe("number");
+        expect(typeof back?.failed).toBe("boolean");
+        expect(await store.getJob(8)).toEqual(job(8));
+        expect((await store.getJob(8))?.failed).toBe(false);
+        expect(await store.getJob(9)).toBeUndefined();
+      });
+
+      it("upserts jobs by id, keeping client, workflow and created_at", async () => {
+        await store.commit(commitSet({ jobs: [job(1, { createdAt: T0 + 5 }), job(2)] }));
+        const changed = job(1, {
+          client: "other",
+          workflow: "voddelete",
+          state: "completed",
+          priority: 1,
+          failed: true,
+          runAt: T0 + 50,
+          createdAt: T0 + 99,
+          updatedAt: T0 + 100,
+          parameters: '{"content_id":"new","semaphore_url":"http://s"}',
+          snapshot: '{"value":"completed"}',
+        });
+        await store.commit(commitSet({ jobs: [changed] }));
+        expect(await store.getJob(1)).toEqual({
+          ...changed,
+          client: "acme",
+          workflow: "vodstream",
+          createdAt: T0 + 5,
+        });
+        expect(await store.getJob(2)).toEqual(job(2));
+        expect(await store.listJobs(newestFirst)).toHaveLength(2);
+      });
+
+      it("applies a job named twice in one set in order: the later state wins", async () => {
+        await store.commit(
+          commitSet({
+            jobs: [
+              job(1, { state: "queued" }),
+              job(1, { state: "started", priority: 2, updatedAt: T0 + 1, createdAt: T0 + 9 }),
+            ],
+          }),
+        );
+        expect(await store.getJob(1)).toEqual(
+          job(1, { state: "started", priority: 2, updatedAt: T0 + 1 }),
+        );
+      });
+
+      it("openJobs lists every job not completed or broken, by id", async () => {
+        const states = ["completed", "queued", "broken", "scheduled", "pending", "started"];
+        const rows = states.map((state, i) => job(10 - i, { state }));
+        await store.commit(commitSet({ jobs: [...rows, job(20, { state: "paused" })] }));
+        const open = await store.openJobs();
+        expect(ids(open)).toEqual([5, 6, 7, 9, 20]);
+        expect(open[0]).toEqual(job(5, { state: "started" }));
+        await store.commit(commitSet({ jobs: [job(9, { state: "completed", failed: true })] }));
+        expect(ids(await store.openJobs())).toEqual([5, 6, 7, 20]);
+      });
+
+      it("maxJobId reports the highest job id committed", async () => {
+        await store.commit(commitSet({ jobs: [job(3), job(10), job(7)] }));
+        expect(await store.maxJobId()).toBe(10);
+        await store.commit(commitSet({ jobs: [job(11, { state: "broken" })] }));
+        expect(await store.maxJobId()).toBe(11);
+      });
+
+      describe("listJobs", () => {
+        beforeEach(async () => {
+          // Orders differ per column, with ties to show the id tie-break.
+          await store.commit(
+            commitSet({
+              jobs: [
+                job(1, {
+                  client: "a",
+                  state: "queued",
+                  priority: 5,
+                  createdAt: T0 + 30,
+                  updatedAt: T0 + 60,
+                  runAt: T0 + 300,
+                  parameters: '{"content_id":"abc_1"}',
+                }),
+                job(2, {
+                  client: "a",
+                  state: "completed",
+                  failed: true,
+                  priority: 1,
+                  createdAt: T0 + 10,
+                  updatedAt: T0 + 50,
+                  runAt: T0 + 100,
+                  parameters: '{"content_id":"100%_done"}',
+                }),
+                job(3, {
+                  client: "b",
+                  state: "completed",
+                  priority: 5,
+                  createdAt: T0 + 30,
+                  updatedAt: T0 + 40,
+                  runAt: T0 + 200,
+                  parameters: '{"content_id":"ABC"}',
+                }),
+                job(4, {
+                  client: "a",
+                  state: "scheduled",
+                  priority: 3,
+                  createdAt: T0 + 20,
+                  updatedAt: T0 + 20,
+                  runAt: T0 + 600,
+                  parameters: '{"content_id":"abcx1"}',
+                }),
+                job(5, {
+                  client: "b",
+                  state: "broken",
+                  priority: 9,
+                  createdAt: T0 + 50,
+                  updatedAt: T0 + 20,
+                  runAt: T0 + 500,
+                  parameters: '{"content_id":"a%b"}',
+                }),
+                job(6, {
+                  client: "a",
+                  state: "started",
+                  priority: 1,
+                  createdAt: T0 + 40,
+                  updatedAt: T0 + 10,
+                  runAt: T0 + 400,
+                  parameters: '{"content_id":"a_b"}',
+                }),
+              ],
+            }),
+          );
+        });
+
+        it("returns whole rows", async () => {
+          const [row] = await store.listJobs({ ...newestFirst, ids: [2] });
+          expect(row).toEqual(
+            job(2, {
+              client: "a",
+              state: "completed",
+              failed: true,
+              priority: 1,
+              createdAt: T0 + 10,
+              updatedAt: T0 + 50,
+              runAt: T0 + 100,
+              parameters: '{"content_id":"100%_done"}',
+            }),
+          );
+        });
+
+        it("filters by client", async () => {
+          expect(await list({ client: "a" })).toEqual([6, 4, 2, 1]);
+          expect(await list({ client: "b" })).toEqual([5, 3]);
+          expect(await list({ client: "c" })).toEqual([]);
+        });
+
+        it("filters by states", async () => {
+          expect(await list({ states: ["completed"] })).toEqual([3, 2]);
+          expect(await list({ states: ["queued", "started"] })).toEqual([6, 1]);
+          expect(await list({ states: [] })).toEqual([]);
+        });
+
+        it("filters by failed", async () => {
+          expect(await list({ failed: true })).toEqual([2]);
+          expect(await list({ failed: false })).toEqual([6, 5, 4, 3, 1]);
+          expect(await list({ states: ["completed"], failed: false })).toEqual([3]);
+        });
+
+        it("filters by created_at with from and to, both inclusive", async () => {
+          expect(await list({ from: T0 + 30 })).toEqual([6, 5, 3, 1]);
+          expect(await list({ to: T0 + 30 })).toEqual([4, 3, 2, 1]);
+          expect(await list({ from: T0 + 20, to: T0 + 40 })).toEqual([6, 4, 3, 1]);
+          expect(await list({ from: T0 + 30, to: T0 + 30 })).toEqual([3, 1]);
+          expect(await list({ from: T0 + 51 })).toEqual([]);
+        });
+
+        it("searches parameters for a case-sensitive literal substring", async () => {
+          expect(await list({ search: "abc" })).toEqual([4, 1]);
+          expect(await list({ search: "ABC" })).toEqual([3]);
+          // % and _ are literal characters, not wildcards.
+          expect(await list({ search: "a%b" })).toEqual([5]);
+          expect(await list({ search: "a_b" })).toEqual([6]);
+          expect(await list({ search: "%_" })).toEqual([2]);
+          expect(await list({ search: "%" })).toEqual([5, 2]);
+          expect(await list({ search: "\\" })).toEqual([]);
+          expect(await list({ search: "nowhere" })).toEqual([]);
+        });
+
+        it("filters by ids", async () => {
+          expect(await list({ ids: [2, 5, 99] })).toEqual([5, 2]);
+          expect(await list({ ids: [] })).toEqual([]);
+        });
+
+        it("combines filters", async () => {
+          expect(
+            await list({
+              client: "a",
+              states: ["queued", "scheduled", "started"],
+              search: "abc",
+              from: T0 + 20,
+            }),
+          ).toEqual([4, 1]);
+        });
+
+        it("orders by each column both ways, ties broken by id in the same direction", async () => {
+          const order = (orderBy: JobQuery["orderBy"], ascending: boolean) =>
+            list({ orderBy, ascending });
+          expect(await order("id", true)).toEqual([1, 2, 3, 4, 5, 6]);
+          expect(await order("id", false)).toEqual([6, 5, 4, 3, 2, 1]);
+          expect(await order("created_at", true)).toEqual([2, 4, 1, 3, 6, 5]);
+          expect(await order("created_at", false)).toEqual([5, 6, 3, 1, 4, 2]);
+          expect(await order("updated_at", true)).toEqual([6, 4, 5, 3, 2, 1]);
+          expect(await order("updated_at", false)).toEqual([1, 2, 3, 5, 4, 6]);
+          expect(await order("priority", true)).toEqual([2, 6, 4, 1, 3, 5]);
+          expect(await order("priority", false)).toEqual([5, 3, 1, 4, 6, 2]);
+          expect(await order("run_at", true)).toEqual([2, 3, 1, 6, 5, 4]);
+          expect(await order("run_at", false)).toEqual([4, 5, 6, 1, 3, 2]);
+        });
+
+        it("returns at most limit jobs, the first in the order", async () => {
+          expect(await list({ limit: 2 })).toEqual([6, 5]);
+          expect(await list({ orderBy: "created_at", ascending: false, limit: 2 })).toEqual([5, 6]);
+          expect(await list({ orderBy: "priority", ascending: true, limit: 3 })).toEqual([2, 6, 4]);
+          expect(await list({ client: "b", limit: 1 })).toEqual([5]);
+        });
+      });
+
+      describe("job log", () => {
+        it("returns lines oldest first, every field round-tripped, ids increasing across commits", async () => {
+          const first = jobLogEntry({
+            message: JSON.stringify({ path: "/job", payload: "job_created" }),
+          });
+          const second = jobLogEntry({
+            taskId: 42,
+            severity: 5,
+            progname: "worker",
+            message: `${"x".repeat(70_000)}\n"quoted", back\\slash NULL`,
+            createdAt: T0 + 2,
+          });
+          await store.commit(commitSet({ jobLog: [first, second] }));
+          const third = jobLogEntry({ severity: 0, progname: "callback", createdAt: T0 + 3 });
+          await store.commit(commitSet({ jobLog: [third] }));
+          const log = await store.jobLog(1, 10);
+          expect(log.map(lineWithoutId)).toEqual([first, second, third]);
+          const lineIds = log.map((l) => l.id);
+          for (const id of lineIds) expect(typeof id).toBe("number");
+          expect([...lineIds].sort((x, y) => x - y)).toEqual(lineIds);
+          expect(new Set(lineIds).size).toBe(3);
+          expect(typeof log[0]?.createdAt).toBe("number");
+          expect(typeof log[0]?.severity).toBe("number");
+        });
+
+        it("keeps append order within one set, whatever the times", async () => {
+          await store.commit(
+            commitSet({
+              jobLog: [3, 1, 2].map((i) => jobLogEntry({ createdAt: T0 + i, message: `m${i}` })),
+            }),
+          );
+          expect((await store.jobLog(1, 10)).map((l) => l.message)).toEqual(["m3", "m1", "m2"]);
+        });
+
+        it("returns at most limit lines, the oldest", async () => {
+          await store.commit(
+            commitSet({ jobLog: [1, 2, 3, 4].map((i) => jobLogEntry({ message: `m${i}` })) }),
+          );
+          expect((await store.jobLog(1, 2)).map((l) => l.message)).toEqual(["m1", "m2"]);
+          expect((await store.jobLog(1, 4)).map((l) => l.message)).toEqual([
+            "m1",
+            "m2",
+            "m3",
+            "m4",
+          ]);
+        });
+
+        it("returns only the job's own lines", async () => {
+          await store.commit(
+            commitSet({
+              jobLog: [
+                jobLogEntry({ jobId: 1, message: "one" }),
+                jobLogEntry({ jobId: 2, message: "two" }),
+                jobLogEntry({ jobId: 1, message: "one again" }),
+              ],
+            }),
+          );
+          expect((await store.jobLog(1, 10)).map((l) => l.message)).toEqual(["one", "one again"]);
+          expect((await store.jobLog(2, 10)).map((l) => l.message)).toEqual(["two"]);
+          expect(await store.jobLog(3, 10)).toEqual([]);
+        });
+
+        it("is not touched by deletedTasks", async () => {
+          await store.commit(commitSet({ tasks: [task(1)], jobLog: [jobLogEntry({ jobId: 1 })] }));
+          await store.commit(commitSet({ deletedTasks: [1] }));
+          expect(await store.jobLog(1, 10)).toHaveLength(1);
+        });
       });
     });
 
