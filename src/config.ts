@@ -46,6 +46,10 @@ export const ConfigSchema = T.Object({
   templatesFile: T.Union([T.String({ minLength: 1 }), T.Null()]),
   /** Executor task definitions (JSON or YAML list) every client has. */
   taskDefinitionsFile: T.Union([T.String({ minLength: 1 }), T.Null()]),
+  /** Job workflows (*.yaml, *.yml, *.json). @default ./workflows, when it exists */
+  workflowsDir: T.String({ minLength: 1 }),
+  /** Whether workflowsDir was set: a missing default dir is fine, a missing set one is not. */
+  workflowsDirSet: T.Boolean(),
 });
 export type Config = Readonly<Static<typeof ConfigSchema>>;
 
@@ -141,6 +145,8 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     taskDefinitionsFile: merged.FW_TASK_DEFINITIONS_FILE
       ? resolve(merged.FW_TASK_DEFINITIONS_FILE)
       : null,
+    workflowsDir: resolve(merged.FW_WORKFLOWS_DIR || "./workflows"),
+    workflowsDirSet: Boolean(merged.FW_WORKFLOWS_DIR),
   };
   if (!Value.Check(ConfigSchema, config)) {
     const error = Value.Errors(ConfigSchema, config).First();

@@ -3,7 +3,15 @@
  * together (store, bus, engine, embedded agent, HTTP).
  */
 import { randomBytes } from "node:crypto";
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ActionHandler } from "../agent/actions/action";
@@ -109,6 +117,21 @@ export function loadTaskDefinitions(config: Config): readonly TaskDefinitionInpu
   return file as TaskDefinitionInput[];
 }
 
+/** The job workflows of FW_WORKFLOWS_DIR (checked by the engine), with their file names. */
+export function loadWorkflowFiles(config: Config): { source: string; value: unknown }[] {
+  if (!existsSync(config.workflowsDir)) {
+    if (!config.workflowsDirSet) return [];
+    throw new ConfigError(`workflows directory ${config.workflowsDir} does not exist`);
+  }
+  return readdirSync(config.workflowsDir)
+    .filter((name) => /\.(ya?ml|json)$/.test(name))
+    .sort()
+    .map((name) => {
+      const file = join(config.workflowsDir, name);
+      return { source: file, value: readConfigFile(file, "workflow file") };
+    });
+}
+
 /** The browsable API page's script and style, from the swagger-ui-dist package. */
 function openApiAssets(): { script: string; style: string } | undefined {
   try {
@@ -181,6 +204,7 @@ export async function startServer(
       restartedAgents: embedded ? [config.localAgentId] : [],
       agentHeartbeatTimeoutMs: config.agentTimeoutMs,
       taskDefinitions: loadTaskDefinitions(config),
+      workflowFiles: loadWorkflowFiles(config),
     },
   });
   try {
@@ -188,10 +212,14 @@ export async function startServer(
   } catch (error) {
     await bus.close().catch(() => {});
     await store.close().catch(() => {});
-    // A bad definition in the file is a configuration error: one line, exit non-zero.
-    if (error instanceof InvalidInputError && config.taskDefinitionsFile !== null) {
+    // A bad definition or workflow file is a configuration error: one line, exit
+    // non-zero. (A workflow file's message starts with the file's name already.)
+    if (error instanceof InvalidInputError) {
+      const definitions = /^taskDefinitions\[/.test(error.field ?? "");
       throw new ConfigError(
-        `task definitions file ${config.taskDefinitionsFile}: ${error.message}`,
+        definitions
+          ? `task definitions file ${config.taskDefinitionsFile}: ${error.message}`
+          : error.message,
       );
     }
     throw error;

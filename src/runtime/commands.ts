@@ -309,6 +309,8 @@ export interface ExecutorApi {
       readonly id?: string;
       readonly label?: string;
       readonly executeAt?: number;
+      /** The job whose step this task runs (the job engine's own tasks). */
+      readonly jobId?: number;
     },
   ): Promise<ExecutorTask>;
   /** Claims at once; none claimable → []. */

@@ -24,4 +24,6 @@ export interface EngineOptions {
   readonly agentHeartbeatTimeoutMs?: number;
   /** Executor task definitions every tenant has (from the config file). */
   readonly taskDefinitions?: readonly TaskDefinitionInput[];
+  /** Job workflows from files (FW_WORKFLOWS_DIR), each with the file it came from. */
+  readonly workflowFiles?: readonly { readonly source: string; readonly value: unknown }[];
 }

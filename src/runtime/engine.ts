@@ -50,6 +50,8 @@ import type {
 import { PULL_AGENT } from "./commands";
 import type { EngineOptions } from "./engine-options";
 import { ExecutorTasks, type PullObserver } from "./executor-tasks";
+import { JobSettings } from "./job-settings";
+import { Jobs } from "./jobs";
 import { Journal } from "./journal";
 import { Lanes } from "./lanes";
 import { PullQueues } from "./pull-queues";
@@ -66,6 +68,7 @@ import {
 } from "./task-records";
 import { TimerService } from "./timer-service";
 import { type ValidSubmit, validateSubmit } from "./validate-submit";
+import { Workflows } from "./workflows";
 
 export type { EngineOptions };
 
@@ -109,6 +112,7 @@ export class Engine implements EngineApi {
   private batches!: Batches;
   private schedules!: Schedules;
   private executorTasks!: ExecutorTasks;
+  private jobList?: Jobs;
   private readonly pullQueues: PullQueues;
   private pullObserver: PullObserver | null = null;
   private readonly acceptsByState = new Map<string, readonly string[]>();
@@ -258,6 +262,20 @@ export class Engine implements EngineApi {
       log: log.child({ scope: "executor" }),
       definitions: this.deps.options.taskDefinitions ?? [],
     });
+    this.jobList = await Jobs.start({
+      engine: this,
+      store,
+      writer: this.writer,
+      timers: this.timers,
+      clock,
+      log: log.child({ scope: "jobs" }),
+      workflows: Workflows.load(
+        this.deps.options.workflowFiles ?? [],
+        await store.getMeta("workflows"),
+        this.writer,
+      ),
+      settings: await JobSettings.load(store, this.writer),
+    });
     this.scheduleCompaction();
     log.info(
       { live: restored.length, passivated: wakeups, ms: Math.round(performance.now() - started) },
@@ -273,6 +291,7 @@ export class Engine implements EngineApi {
     this.agentRegistry?.stop();
     this.timers.stop();
     this.schedules?.stop();
+    this.jobList?.stop();
     if (this.compaction !== null) this.deps.clock.clearTimeout(this.compaction);
     await this.writer.close();
     for (const task of this.live.values()) task.actor.stop();
@@ -572,6 +591,11 @@ export class Engine implements EngineApi {
   }
 
   /** The periodic commands (schedule actors): the periodic API's interface. */
+  get jobs(): Jobs {
+    if (!this.jobList) throw new Error("the engine has not started");
+    return this.jobList;
+  }
+
   get periodic(): Schedules {
     return this.schedules;
   }
@@ -657,6 +681,8 @@ export class Engine implements EngineApi {
       }
       // Synchronous, so a schedule's run row and its task's final state share a commit.
       this.schedules.taskFinished(context.id, context);
+      if (context.outcome !== null)
+        this.jobList?.taskFinished({ ...context, outcome: context.outcome });
     }
   }
 

@@ -200,7 +200,7 @@ export class ExecutorTasks implements ExecutorApi {
     this.creating.add(k);
     try {
       const action: PulledAction = { id, params: request.params, label: request.label ?? null };
-      const view = await this.submit(tenant, definition, action, request.executeAt);
+      const view = await this.submit(tenant, definition, action, request.executeAt, request.jobId);
       return this.present(view, definition);
     } finally {
       this.creating.delete(k);
@@ -567,9 +567,11 @@ export class ExecutorTasks implements ExecutorApi {
     definition: TaskDefinition,
     action: PulledAction,
     executeAt: number | undefined,
+    jobId: number | undefined,
   ): Promise<TaskView> {
     const view = await this.deps.engine.submit({
       tenant,
+      ...(jobId === undefined ? {} : { jobId }),
       name: definition.name,
       pull: definition.name,
       refId: action.id,

@@ -6,7 +6,7 @@
  * Logs go to stdout, errors to stderr: only stderr is asserted on.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -192,6 +192,30 @@ describe("fleetwork server: bad configuration", () => {
     });
     expect(line).toMatch(/taskDefinitions\[1\]: inProgressTimeout/);
     expect(line).toContain(file);
+  });
+
+  it("rejects a workflow file with a bad step, naming the file, the step and the field", async () => {
+    const dir = tempDir();
+    const workflows = join(dir, "workflows");
+    mkdirSync(workflows);
+    writeFileSync(join(workflows, "broken.yaml"), "name: broken\nsteps:\n  - name: a\n");
+    const line = await expectOneLineFailure([], {
+      FW_DATA_DIR: join(dir, "data"),
+      PORT: String(await freePort()),
+      FW_WORKFLOWS_DIR: workflows,
+    });
+    expect(line).toContain(join(workflows, "broken.yaml"));
+    expect(line).toMatch(/steps\[0\]/);
+  });
+
+  it("rejects a workflows directory that does not exist", async () => {
+    const dir = tempDir();
+    const line = await expectOneLineFailure([], {
+      FW_DATA_DIR: join(dir, "data"),
+      PORT: String(await freePort()),
+      FW_WORKFLOWS_DIR: join(dir, "nowhere"),
+    });
+    expect(line).toMatch(/workflows directory .*nowhere does not exist/);
   });
 
   it("rejects a task definitions file that is not a list", async () => {
