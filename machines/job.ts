@@ -5,7 +5,7 @@
  * transitions between them are fixed here.
  */
 import { assign, setup } from "xstate";
-import { eventTime, remaining, type Timed } from "./time";
+import { eventTime, type Timed } from "./time";
 
 /** The job API's queue_state ids. */
 export const QueueState = {
@@ -26,10 +26,16 @@ export interface JobInput {
   readonly priority: number;
   readonly runAt: number;
   readonly stepCount: number;
+  /**
+   * Has a semaphore: even when due it waits in `scheduled` for the scheduler, which
+   * asks the semaphore before queueing it (seed-spec 4.13). @default false
+   */
+  readonly gated?: boolean;
   readonly now: number;
 }
 
-export interface JobContext extends Omit<JobInput, "now"> {
+export interface JobContext extends Omit<JobInput, "now" | "gated"> {
+  readonly gated: boolean;
   readonly currentStep: number;
   readonly failed: boolean;
   readonly createdAt: number;
@@ -44,9 +50,24 @@ export type JobEvent =
   | ({ type: "COMPLETE"; failed: boolean } & Timed)
   | ({ type: "PAUSE" } & Timed)
   | ({ type: "BREAK" } & Timed)
-  | ({ type: "RESCHEDULE"; runAt: number } & Timed);
+  | ({ type: "RESCHEDULE"; runAt: number } & Timed)
+  | ({ type: "PRIORITIZE"; priority: number } & Timed)
+  | ({ type: "SET_GATE"; gated: boolean } & Timed);
 
-export const JOB_COMMANDS = ["PAUSE", "BREAK", "QUEUE", "RESCHEDULE"] as const;
+export const JOB_COMMANDS = [
+  "PAUSE",
+  "BREAK",
+  "QUEUE",
+  "RESCHEDULE",
+  "PRIORITIZE",
+  "SET_GATE",
+] as const;
+
+/** Every state but the final ones takes a new priority and semaphore. */
+const ADJUSTABLE = {
+  PRIORITIZE: { actions: "prioritize" },
+  SET_GATE: { actions: "setGate" },
+} as const;
 
 function now(context: JobContext, event: { type: string }) {
   return eventTime(event, context.updatedAt);
@@ -71,33 +92,41 @@ export const jobMachine = setup({
     reschedule: assign(({ event }) =>
       event.type === "RESCHEDULE" ? { runAt: event.runAt, updatedAt: event.at } : {},
     ),
+    prioritize: assign(({ event }) =>
+      event.type === "PRIORITIZE" ? { priority: event.priority, updatedAt: event.at } : {},
+    ),
+    setGate: assign(({ event }) =>
+      event.type === "SET_GATE" ? { gated: event.gated, updatedAt: event.at } : {},
+    ),
   },
   guards: {
-    isDue: ({ context, event }) => context.runAt <= now(context, event),
+    // Due and not gated by a semaphore: straight to the queue, no scheduler tick needed.
+    isDue: ({ context, event }) => !context.gated && context.runAt <= now(context, event),
     lastStep: ({ context }) => context.currentStep >= context.stepCount - 1,
-  },
-  delays: {
-    untilRunAt: ({ context, event }) => remaining(context.runAt, now(context, event)),
   },
 }).createMachine({
   id: "job",
   description: "A workflow run: ordered steps under slot, priority and retry rules.",
   context: ({ input }) => {
-    const { now: createdAt, ...rest } = input;
-    return { ...rest, currentStep: -1, failed: false, createdAt, updatedAt: createdAt };
+    const { now: createdAt, gated, ...rest } = input;
+    return {
+      ...rest,
+      gated: gated ?? false,
+      currentStep: -1,
+      failed: false,
+      createdAt,
+      updatedAt: createdAt,
+    };
   },
+
   initial: "scheduled",
   states: {
     scheduled: {
-      description: "queue_state 5: run_at is in the future.",
+      description:
+        "queue_state 5: run_at is in the future, or a semaphore must be asked; the scheduler (queue_scheduled_jobs) queues it.",
       always: { guard: "isDue", target: "queued" },
-      after: {
-        untilRunAt: {
-          target: "queued",
-          actions: assign(({ context }) => ({ updatedAt: context.runAt })),
-        },
-      },
       on: {
+        ...ADJUSTABLE,
         QUEUE: { target: "queued", actions: "touch" },
         SEMAPHORE_CLOSED: { target: "pending", actions: "touch" },
         PAUSE: { target: "paused", actions: "touch" },
@@ -108,6 +137,7 @@ export const jobMachine = setup({
     pending: {
       description: "queue_state 3: due, but its semaphore has not opened.",
       on: {
+        ...ADJUSTABLE,
         QUEUE: { target: "queued", actions: "touch" },
         PAUSE: { target: "paused", actions: "touch" },
         BREAK: { target: "broken", actions: "touch" },
@@ -117,6 +147,7 @@ export const jobMachine = setup({
       description: "queue_state 0: waits for a job slot.",
       entry: "requestSlot",
       on: {
+        ...ADJUSTABLE,
         START: { target: "started", actions: "nextStep" },
         PAUSE: { target: "paused", actions: "touch" },
         BREAK: { target: "broken", actions: "touch" },
@@ -126,6 +157,7 @@ export const jobMachine = setup({
     started: {
       description: "queue_state 1: holds a slot; its steps run one after another.",
       on: {
+        ...ADJUSTABLE,
         STEP_DONE: [
           { guard: "lastStep", target: "completed", actions: "touch" },
           { actions: "nextStep" },
@@ -137,6 +169,7 @@ export const jobMachine = setup({
     paused: {
       description: "queue_state 6: never starts until queued again.",
       on: {
+        ...ADJUSTABLE,
         QUEUE: { target: "queued", actions: "touch" },
         BREAK: { target: "broken", actions: "touch" },
         RESCHEDULE: { target: "paused", actions: "reschedule" },

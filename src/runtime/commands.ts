@@ -2,7 +2,9 @@
  * The engine's command and query interface: what the API layer and the CLI may ask
  * of the engine. Everything here is plain data; no actor, store or bus leaks out.
  */
+
 import type { TaskAction } from "../protocol/messages";
+import type { Workflow } from "./workflows";
 
 export interface TaskTimeoutsSpec {
   readonly deliveryMs?: number;
@@ -338,3 +340,128 @@ export interface ExecutorApi {
   cancel(tenant: string, id: string): Promise<ExecutorTask>;
   list(tenant: string, query: ExecutorListQuery): Promise<ExecutorTask[]>;
 }
+
+// ---- jobs (the job engine API; seed-spec section 4) ---------------------------
+
+export interface JobView {
+  readonly id: number;
+  readonly client: string;
+  readonly workflow: string;
+  /** Lower is more urgent. */
+  readonly priority: number;
+  /** The job machine's state: scheduled, pending, queued, started, paused, broken, completed. */
+  readonly state: string;
+  /** The seed's queue_state id: 0 queued, 1 started, 2 completed, 3 pending, 4 broken, 5 scheduled, 6 paused. */
+  readonly queueState: number;
+  readonly failed: boolean;
+  readonly runAt: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** The step running (or last run); -1 before the first. */
+  readonly currentStep: number;
+  readonly data: {
+    readonly parameters: Record<string, unknown>;
+    readonly semaphoreUrl: string | null;
+    /** Failed attempts per step. */
+    readonly failures: readonly number[];
+    readonly taskId: number | null;
+    readonly retryAt: number | null;
+  };
+}
+
+export interface JobLogEntry {
+  readonly id: number;
+  readonly jobId: number;
+  /** 0 for a job-level line. */
+  readonly taskId: number;
+  /** Ruby Logger: 0 DEBUG, 1 INFO, 2 WARN, 3 ERROR, 4 FATAL, 5 UNKNOWN. */
+  readonly severity: number;
+  readonly progname: "api" | "worker" | "controller" | "callback";
+  readonly message: string;
+  readonly createdAt: number;
+}
+
+export interface JobListQuery {
+  readonly client?: string;
+  /** Queue state names (scheduled, pending, queued, started, paused, broken, completed). */
+  readonly states?: readonly string[];
+  readonly failed?: boolean;
+  readonly from?: number;
+  readonly to?: number;
+  readonly search?: string;
+  readonly ids?: readonly number[];
+  readonly orderBy: "id" | "created_at" | "updated_at" | "priority" | "run_at";
+  readonly ascending: boolean;
+  readonly limit: number;
+}
+
+export interface JobChanges {
+  readonly queueState?: "paused" | "broken" | "queued";
+  readonly runAt?: number;
+  readonly priority?: number;
+  /** null clears it. */
+  readonly semaphoreUrl?: string | null;
+}
+
+export interface JobScheduleInfo {
+  readonly name: string;
+  readonly className: string;
+  readonly everySeconds: number;
+  readonly firstInSeconds: number;
+  readonly queue: string;
+  readonly description: string;
+  readonly active: boolean;
+}
+
+export interface JobsHealth {
+  readonly store: "OK" | string;
+  readonly bus: "OK" | string;
+  readonly queues: Readonly<
+    Record<string, { readonly workers: number; readonly working: number; readonly pending: number }>
+  >;
+  readonly tasks: { readonly failed: number; readonly pending: number; readonly processed: number };
+  /** Job counts by state name. */
+  readonly jobs: Readonly<Record<string, number>>;
+  readonly maxJobs: number;
+  readonly prioritySlots: number;
+}
+
+/** The job API's interface (src/api/jobs). Errors: InvalidInputError, NotFoundError. */
+export interface JobsApi {
+  create(
+    client: string,
+    request: {
+      readonly workflow: string;
+      readonly parameters: Record<string, unknown>;
+      readonly priority?: number;
+      readonly runAt?: number;
+      readonly semaphoreUrl?: string;
+      /** The first `api` log line: path and masked headers, as JSON text (4.16). */
+      readonly requestLog?: string;
+    },
+  ): Promise<JobView>;
+  /** Any client's job when `client` is null (the unauthenticated GET /jobs). */
+  find(client: string | null, id: number): Promise<JobView | undefined>;
+  list(query: JobListQuery): Promise<JobView[]>;
+  /** Returns the job and a sentence per change made ("queue_state to paused", ...). */
+  update(
+    client: string,
+    id: number,
+    changes: JobChanges,
+  ): Promise<{ job: JobView; performed: string[] }>;
+  /** A new job with the same parameters; the original becomes broken (4.9). */
+  rerun(client: string, id: number): Promise<JobView>;
+  logs(client: string, id: number): Promise<JobLogEntry[]>;
+  health(): Promise<JobsHealth>;
+  /** Live jobs by state: started, queued, scheduled (the dashboard). */
+  views(): JobView[];
+  schedules(): JobScheduleInfo[];
+  setScheduleActive(name: string, active: boolean): Promise<JobScheduleInfo[]>;
+  settings(): Record<string, string | number>;
+  setSetting(name: string, setting: string): Promise<{ created: boolean }>;
+  workflows(): readonly Workflow[];
+  /** Adds or replaces a workflow (an extension: PUT /workflows/{name}). */
+  putWorkflow(input: unknown): Promise<Workflow>;
+}
+
+export type { Workflow, WorkflowStep } from "./workflows";

@@ -26,4 +26,8 @@ export interface EngineOptions {
   readonly taskDefinitions?: readonly TaskDefinitionInput[];
   /** Job workflows from files (FW_WORKFLOWS_DIR), each with the file it came from. */
   readonly workflowFiles?: readonly { readonly source: string; readonly value: unknown }[];
+  /** When queue_scheduled_jobs first runs after start. @default 5000 (seed-spec 4.13) */
+  readonly jobSchedulerFirstInMs?: number;
+  /** The first retry of a failed job callback waits this long, doubling. @default 1000 */
+  readonly jobCallbackBackoffMs?: number;
 }

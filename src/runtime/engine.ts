@@ -268,6 +268,7 @@ export class Engine implements EngineApi {
       writer: this.writer,
       timers: this.timers,
       clock,
+      journal: this.journal,
       log: log.child({ scope: "jobs" }),
       workflows: Workflows.load(
         this.deps.options.workflowFiles ?? [],
@@ -275,6 +276,8 @@ export class Engine implements EngineApi {
         this.writer,
       ),
       settings: await JobSettings.load(store, this.writer),
+      schedulerFirstInMs: this.deps.options.jobSchedulerFirstInMs,
+      callbacks: { backoffMs: this.deps.options.jobCallbackBackoffMs },
     });
     this.scheduleCompaction();
     log.info(
@@ -608,6 +611,21 @@ export class Engine implements EngineApi {
     if (this.stopped) return "the engine is shutting down";
     const failure = this.writer.failure;
     return failure ? `the store cannot write: ${failure.message}` : null;
+  }
+
+  /** "OK" when a round trip over the bus (NATS or embedded) answers within 2 s. */
+  async busHealth(): Promise<string> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve("no answer within 2 s"), 2_000);
+    });
+    try {
+      return await Promise.race([this.deps.bus.flush().then(() => "OK"), late]);
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves once every change so far is durable. */

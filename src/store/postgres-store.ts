@@ -661,6 +661,12 @@ export class PostgresStore implements Store {
     return Number(row?.id ?? 0);
   }
 
+  async jobCounts(): Promise<Record<string, number>> {
+    const rows = await this.sql<{ state: string; n: string }[]>`
+      SELECT state, count(*) AS n FROM jobs GROUP BY state`;
+    return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
+  }
+
   async jobLog(jobId: number, limit: number): Promise<JobLogRow[]> {
     const l = schema.jobLogs;
     return this.db.select().from(l).where(eq(l.jobId, jobId)).orderBy(asc(l.id)).limit(limit);

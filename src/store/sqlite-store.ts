@@ -274,6 +274,13 @@ export class SqliteStore implements Store {
     return row?.id ?? 0;
   }
 
+  async jobCounts(): Promise<Record<string, number>> {
+    const rows = this.sqlite
+      .query<{ state: string; n: number }, []>("SELECT state, count(*) AS n FROM jobs GROUP BY state")
+      .all();
+    return Object.fromEntries(rows.map((row) => [row.state, row.n]));
+  }
+
   async jobLog(jobId: number, limit: number): Promise<JobLogRow[]> {
     const l = schema.jobLogs;
     return this.db.select().from(l).where(eq(l.jobId, jobId)).orderBy(asc(l.id)).limit(limit).all();

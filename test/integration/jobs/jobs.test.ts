@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { JobView } from "../../../src/runtime/jobs";
+import type { JobView } from "../../../src/runtime/commands";
 import { startTestEngine, TENANT, type TestEngine, tempDir } from "../../helpers/engine";
 import { until } from "../../helpers/until";
 

@@ -949,6 +949,21 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
         expect(ids(await store.openJobs())).toEqual([5, 6, 7, 20]);
       });
 
+      it("jobCounts counts the jobs in each state", async () => {
+        expect(await store.jobCounts()).toEqual({});
+        await store.commit(
+          commitSet({
+            jobs: [
+              job(1, { state: "queued" }),
+              job(2, { state: "completed" }),
+              job(3, { state: "queued" }),
+              job(4, { state: "started" }),
+            ],
+          }),
+        );
+        expect(await store.jobCounts()).toEqual({ queued: 2, completed: 1, started: 1 });
+      });
+
       it("maxJobId reports the highest job id committed", async () => {
         await store.commit(commitSet({ jobs: [job(3), job(10), job(7)] }));
         expect(await store.maxJobId()).toBe(10);

@@ -93,11 +93,27 @@ describe("job: queue states", () => {
     expect(job.requestSlot).toHaveBeenCalledTimes(1);
   });
 
-  // Regression (fixed): `untilRunAt` is declared but no `after` uses it, so a scheduled job is only
-  // queued when some other event happens to arrive after runAt.
-  it("a scheduled job is queued when runAt arrives on the clock", () => {
+  // Seed-spec 4.13: the scheduler (queue_scheduled_jobs) queues due jobs on its tick.
+  it("a scheduled job waits past runAt until the scheduler queues it", () => {
     const job = startJob();
-    job.clock.advance(LATER - T0);
+    job.clock.advance(LATER - T0 + 60_000);
+    expect(job.value()).toBe("scheduled");
+    expect(job.clock.pending).toBe(0);
+    job.send({ type: "QUEUE" });
+    expect(job.value()).toBe("queued");
+  });
+
+  it("a gated job waits in scheduled even when due; ungating a due job queues it", () => {
+    const job = startJob({ runAt: T0, gated: true });
+    expect(job.value()).toBe("scheduled");
+    job.send({ type: "SET_GATE", gated: false });
+    expect(job.value()).toBe("queued");
+  });
+
+  it("takes a new priority in any state but the final ones", () => {
+    const job = startJob({ runAt: T0 });
+    job.send({ type: "PRIORITIZE", priority: 2 });
+    expect(job.actor.getSnapshot().context.priority).toBe(2);
     expect(job.value()).toBe("queued");
   });
 });
@@ -211,13 +227,16 @@ describe("job: refused events", () => {
     PAUSE: { type: "PAUSE" },
     BREAK: { type: "BREAK" },
     RESCHEDULE: { type: "RESCHEDULE", runAt: LATER },
+    PRIORITIZE: { type: "PRIORITIZE", priority: 3 },
+    SET_GATE: { type: "SET_GATE", gated: true },
   };
+  const always: EventType[] = ["PRIORITIZE", "SET_GATE"];
   const accepts: Record<QueueStateName, EventType[]> = {
-    scheduled: ["QUEUE", "SEMAPHORE_CLOSED", "PAUSE", "BREAK", "RESCHEDULE"],
-    pending: ["QUEUE", "PAUSE", "BREAK"],
-    queued: ["START", "PAUSE", "BREAK", "RESCHEDULE"],
-    started: ["STEP_DONE", "COMPLETE"],
-    paused: ["QUEUE", "BREAK", "RESCHEDULE"],
+    scheduled: ["QUEUE", "SEMAPHORE_CLOSED", "PAUSE", "BREAK", "RESCHEDULE", ...always],
+    pending: ["QUEUE", "PAUSE", "BREAK", ...always],
+    queued: ["START", "PAUSE", "BREAK", "RESCHEDULE", ...always],
+    started: ["STEP_DONE", "COMPLETE", ...always],
+    paused: ["QUEUE", "BREAK", "RESCHEDULE", ...always],
     broken: [],
     completed: [],
   };
