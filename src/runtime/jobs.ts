@@ -16,8 +16,8 @@ import { type Actor, createActor, type SnapshotFrom, transition } from "xstate";
 import { type JobContext, type JobEvent, jobMachine, QueueState } from "../../machines";
 import type { Clock } from "../clock";
 import { InvalidInputError, NotFoundError } from "../errors";
-import { EntityKind } from "../protocol";
 import type { Logger } from "../log";
+import { EntityKind } from "../protocol";
 import type { GroupCommitWriter } from "../store/group-commit";
 import type { JobRow, Store } from "../store/store";
 import type {
@@ -36,8 +36,8 @@ import type {
 } from "./commands";
 import { type Callback, type CallbackOutcome, JobCallbacks } from "./job-callbacks";
 import type { JobSettings } from "./job-settings";
-import { statePath, stateValue } from "./task-records";
 import type { Journal } from "./journal";
+import { statePath, stateValue } from "./task-records";
 import type { TimerService } from "./timer-service";
 import { renderStep, type Workflows } from "./workflows";
 
@@ -120,7 +120,9 @@ function endpointsOf(parameters: Record<string, unknown>): string[] {
       "parameters.rest_endpoints",
     );
   }
-  endpoints.forEach((url, i) => checkUrl(url, `parameters.rest_endpoints[${i}]`));
+  endpoints.forEach((url, i) => {
+    checkUrl(url, `parameters.rest_endpoints[${i}]`);
+  });
   return endpoints as string[];
 }
 
