@@ -276,7 +276,9 @@ export class SqliteStore implements Store {
 
   async jobCounts(): Promise<Record<string, number>> {
     const rows = this.sqlite
-      .query<{ state: string; n: number }, []>("SELECT state, count(*) AS n FROM jobs GROUP BY state")
+      .query<{ state: string; n: number }, []>(
+        "SELECT state, count(*) AS n FROM jobs GROUP BY state",
+      )
       .all();
     return Object.fromEntries(rows.map((row) => [row.state, row.n]));
   }
