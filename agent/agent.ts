@@ -70,17 +70,7 @@ export class Agent {
     this.settleInterrupted();
     const resent = this.outbox.resend();
     this.subscription = bus.subscribe(subjects.command(id), (message) => this.onCommand(message));
-    const hello: AgentHello = {
-      agentId: id,
-      version: this.options.version ?? "0",
-      labels: { ...this.options.labels },
-      capabilities: [...this.handlers.keys()],
-      instances: (this.options.instances ?? []).map((instance) => ({ ...instance })),
-      running: this.ledger.runningIds(),
-    };
-    bus.request(subjects.hello(), hello).catch((error: unknown) => {
-      log.debug({ err: error }, "hello not answered");
-    });
+    this.hello();
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs ?? 5_000);
     this.heartbeat.unref?.();
     log.info({ agentId: id, actions: [...this.handlers.keys()], resent }, "agent started");
@@ -142,6 +132,22 @@ export class Agent {
     this.publish(subjects.heartbeat(this.options.id), heartbeat);
   }
 
+  /** Announces this agent: on start, and again when a restarted engine asks. */
+  private hello() {
+    const { bus, id, log } = this.options;
+    const hello: AgentHello = {
+      agentId: id,
+      version: this.options.version ?? "0",
+      labels: { ...this.options.labels },
+      capabilities: [...this.handlers.keys()],
+      instances: (this.options.instances ?? []).map((instance) => ({ ...instance })),
+      running: this.ledger.runningIds(),
+    };
+    bus.request(subjects.hello(), hello).catch((error: unknown) => {
+      log.debug({ err: error }, "hello not answered");
+    });
+  }
+
   /** Fire-and-forget messages must not throw into timers once the bus is gone. */
   private publish(subject: string, data: unknown) {
     try {
@@ -160,6 +166,11 @@ export class Agent {
     const command = message.data;
     if (command.kind === "run") {
       reply(this.run(command));
+      return;
+    }
+    if (command.kind === "hello") {
+      this.hello();
+      reply({ ok: true, state: AttemptState.Unknown });
       return;
     }
     if (command.kind === "reconcile") {

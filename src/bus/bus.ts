@@ -35,6 +35,8 @@ export interface Subscription {
 export type MessageHandler<T = unknown> = (message: BusMessage<T>) => void;
 
 export interface Bus {
+  /** `nats` or `embedded`: what /health names it. */
+  readonly kind: "nats" | "embedded";
   /** Fire and forget. Delivery is asynchronous: no handler runs inside this call. */
   publish(subject: string, data: unknown): void;
   subscribe<T = unknown>(

@@ -69,6 +69,7 @@ class Entry implements Subscription {
 type FlushWaiter = () => void;
 
 export class EmbeddedBus implements Bus {
+  readonly kind = "embedded" as const;
   private readonly index = new SubjectIndex<Entry>();
   /**
    * Plans keyed by the index's result array, which stays the same instance for a

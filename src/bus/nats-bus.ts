@@ -107,6 +107,7 @@ class Entry implements Subscription {
 }
 
 export class NatsBus implements Bus {
+  readonly kind = "nats" as const;
   /** The raw connection, for JetStream (see event-stream.ts). */
   readonly natsConnection: NatsConnection;
   private readonly log: Logger;

@@ -36,6 +36,11 @@ export const AgentCommand = T.Union([
    * before it: which of these attempts does the agent not know?
    */
   T.Object({ kind: T.Literal("reconcile"), execIds: T.Array(T.String()) }),
+  /**
+   * Say hello again: the engine heard a heartbeat from an agent it does not know
+   * (it restarted), and needs its labels, capabilities and instances.
+   */
+  T.Object({ kind: T.Literal("hello") }),
 ]);
 export type AgentCommand = Static<typeof AgentCommand>;
 export type RunCommand = Extract<AgentCommand, { kind: "run" }>;

@@ -131,6 +131,11 @@ export class AgentLink {
     this.send(agentId, { kind, execId, taskId: context.id });
   }
 
+  /** Asks the agent to say hello again (the engine restarted and does not know it). */
+  askHello(agentId: string): void {
+    this.send(agentId, { kind: "hello" });
+  }
+
   /** Asks the agent which of these attempts it has never seen. */
   async unknownAttempts(agentId: string, execIds: readonly string[]): Promise<string[]> {
     const reply = await this.bus.request<CommandReply>(

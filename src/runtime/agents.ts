@@ -17,6 +17,8 @@ export interface AgentCallbacks {
   lost(agentId: string): void;
   /** The agent said hello: settle attempts the engine thinks it runs and it does not. */
   reconcile(agentId: string): void;
+  /** A heartbeat from an agent the engine has no hello from (it restarted): ask for one. */
+  unknown(agentId: string): void;
 }
 
 type AgentActor = Actor<typeof agentMachine>;
@@ -31,7 +33,7 @@ export class Agents {
     private readonly clock: Clock,
     private readonly journal: Journal,
     private readonly heartbeatTimeoutMs: number,
-    callbacks: AgentCallbacks,
+    private readonly callbacks: AgentCallbacks,
   ) {
     this.logic = agentMachine.provide({
       actions: {
@@ -60,8 +62,12 @@ export class Agents {
 
   heartbeat(heartbeat: AgentHeartbeat): void {
     const at = this.clock.now();
-    const actor =
-      this.actors.get(heartbeat.agentId) ?? this.start(heartbeat.agentId, {}, [], "unknown");
+    let actor = this.actors.get(heartbeat.agentId);
+    if (!actor) {
+      // Online from now on, but its labels and instances come with the hello it is asked for.
+      actor = this.start(heartbeat.agentId, {}, [], "unknown");
+      this.callbacks.unknown(heartbeat.agentId);
+    }
     actor.send({ type: "HEARTBEAT", running: heartbeat.running, at });
   }
 
