@@ -80,6 +80,8 @@ export const jobMachine = setup({
     requestSlot: () => {},
     // Bound by the runtime: the job's slot is free again.
     releaseSlot: () => {},
+    // Bound by the runtime: cancel the task running the current step.
+    stopStep: () => {},
     touch: assign(({ context, event }) => ({ updatedAt: now(context, event) })),
     nextStep: assign(({ context, event }) => ({
       currentStep: context.currentStep + 1,
@@ -163,6 +165,8 @@ export const jobMachine = setup({
           { actions: "nextStep" },
         ],
         COMPLETE: { target: "completed", actions: "complete" },
+        // A client gives up on it (or reruns it): its running step is stopped.
+        BREAK: { target: "broken", actions: ["touch", "stopStep"] },
       },
       exit: "releaseSlot",
     },

@@ -414,13 +414,17 @@ export interface JobScheduleInfo {
 }
 
 export interface JobsHealth {
+  /** sqlite or postgres, and "OK" or what is wrong. */
+  readonly storeKind: string;
   readonly store: "OK" | string;
+  /** nats or embedded, and "OK" or what is wrong. */
+  readonly busKind: string;
   readonly bus: "OK" | string;
   readonly queues: Readonly<
     Record<string, { readonly workers: number; readonly working: number; readonly pending: number }>
   >;
   readonly tasks: { readonly failed: number; readonly pending: number; readonly processed: number };
-  /** Job counts by state name. */
+  /** Job counts by state name; a completed job that failed counts as `failed`. */
   readonly jobs: Readonly<Record<string, number>>;
   readonly maxJobs: number;
   readonly prioritySlots: number;

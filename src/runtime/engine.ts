@@ -180,6 +180,7 @@ export class Engine implements EngineApi {
       {
         lost: (agentId) => this.settleAttempts(agentId, TimeoutReason.AgentOffline, () => true),
         reconcile: (agentId) => this.reconcile(agentId),
+        unknown: (agentId) => this.agentLink.askHello(agentId),
       },
     );
     this.batches = new Batches(
@@ -611,6 +612,10 @@ export class Engine implements EngineApi {
     if (this.stopped) return "the engine is shutting down";
     const failure = this.writer.failure;
     return failure ? `the store cannot write: ${failure.message}` : null;
+  }
+
+  backends(): { store: string; bus: string } {
+    return { store: this.deps.store.kind, bus: this.deps.bus.kind };
   }
 
   /** "OK" when a round trip over the bus (NATS or embedded) answers within 2 s. */

@@ -67,6 +67,9 @@ export interface JobEngine {
   readonly executor: Pick<ExecutorApi, "create">;
   unavailable(): string | null;
   busHealth(): Promise<string>;
+  /** What the store and the bus are (sqlite or postgres, nats or embedded). */
+  backends(): { readonly store: string; readonly bus: string };
+  cancel(tenant: string, id: number): Promise<TaskView>;
 }
 
 export interface JobDeps {
@@ -149,6 +152,16 @@ function fieldOf(why: string): string {
   return why.slice(0, why.indexOf(" "));
 }
 
+/** No online agent has the step's labels now: the step waits, it has not failed. */
+class NoAgentYet extends Error {
+  constructor(labels: Readonly<Record<string, string>>) {
+    super(`no online agent has the labels ${JSON.stringify(labels)}`);
+  }
+}
+
+/** How often a step waiting for an agent looks again. */
+const AGENT_WAIT_MS = 1_000;
+
 export function stepRef(jobId: number, step: number, attempt: number): string {
   return `job:${jobId}:${step}:${attempt}`;
 }
@@ -213,6 +226,8 @@ export class Jobs implements JobsApi {
   private ticking = false;
   /** Steps since start, for /health. */
   private readonly steps = { processed: 0, failed: 0 };
+  /** Step attempts (by refId) whose wait for an agent is logged. */
+  private readonly waitingForAgent = new Set<string>();
   /** Step attempts (by refId) whose start is logged: logged once, before their end. */
   private readonly startsLogged = new Set<string>();
 
@@ -226,6 +241,7 @@ export class Jobs implements JobsApi {
       actions: {
         requestSlot: () => this.schedulePump(),
         releaseSlot: () => this.schedulePump(),
+        stopStep: ({ context }) => this.stopStep(context.id),
       },
     });
   }
@@ -306,6 +322,12 @@ export class Jobs implements JobsApi {
     id: number,
     changes: JobChanges,
   ): Promise<{ job: JobView; performed: string[] }> {
+    if (!this.live.has(id)) {
+      const finished = await this.find(client, id);
+      if (finished) {
+        throw new InvalidInputError(`job ${id} is ${finished.state}: it cannot change`, "id");
+      }
+    }
     const job = this.require(client, id);
     const at = this.deps.clock.now();
     const events: { event: JobEvent; why: string }[] = [];
@@ -476,8 +498,11 @@ export class Jobs implements JobsApi {
         (job.state === "scheduled" || job.state === "pending") &&
         job.runAt <= this.deps.clock.now(),
     ).length;
+    const kinds = this.deps.engine.backends();
     return {
+      storeKind: kinds.store,
       store: this.deps.engine.unavailable() ?? "OK",
+      busKind: kinds.bus,
       bus,
       queues: {
         work: {
@@ -751,6 +776,24 @@ export class Jobs implements JobsApi {
     const attempt = job.data.failures[step] ?? 0;
     const ref = stepRef(context.id, step, attempt);
     void this.submitStep(job, context, step, ref).catch((error: unknown) => {
+      if (error instanceof NoAgentYet) {
+        // After a restart agents come back within a heartbeat; a fleet may be scaling.
+        if (!this.waitingForAgent.has(ref)) {
+          this.waitingForAgent.add(ref);
+          this.log(
+            context.id,
+            0,
+            WARN,
+            "controller",
+            `'${this.stepName(context, step)}' waits: ${error.message}`,
+          );
+        }
+        this.deps.timers.setTimeout(() => {
+          if (this.live.get(context.id) === job && this.isCurrent(job, step, attempt))
+            this.runStep(job);
+        }, AGENT_WAIT_MS);
+        return;
+      }
       this.deps.log.warn({ jobId: context.id, step, err: error }, "a job step could not start");
       // It counts as a failed attempt: retried, or the job fails.
       if (this.live.get(context.id) === job && this.isCurrent(job, step, attempt)) {
@@ -791,6 +834,7 @@ export class Jobs implements JobsApi {
       }
     }
     const attempt = parseStepRef(ref)?.attempt ?? 0;
+    this.waitingForAgent.delete(ref);
     if (this.live.get(context.id) !== job || !this.isCurrent(job, step, attempt)) return;
     job.data = { ...job.data, taskId: task.id };
     this.mark(job);
@@ -810,12 +854,7 @@ export class Jobs implements JobsApi {
           agent.status === "online" &&
           Object.entries(labels).every(([k, v]) => agent.labels[k] === v),
       );
-    if (matches.length === 0) {
-      throw new InvalidInputError(
-        `no online agent has the labels ${JSON.stringify(labels)}`,
-        "labels",
-      );
-    }
+    if (matches.length === 0) throw new NoAgentYet(labels);
     return matches[Math.floor(Math.random() * matches.length)]?.id;
   }
 
@@ -920,6 +959,21 @@ export class Jobs implements JobsApi {
       context.updatedAt,
       { queueState: QueueState[job.path as keyof typeof QueueState], failed: context.failed },
     );
+  }
+
+  /** A started job was broken: its running step's task is cancelled (deferred). */
+  private stopStep(id: number) {
+    queueMicrotask(() => {
+      const job = this.live.get(id);
+      const taskId = job?.data.taskId ?? null;
+      if (!job || taskId === null) return;
+      const { client } = job.actor.getSnapshot().context;
+      this.deps.engine.cancel(client, taskId).then(
+        () => this.log(id, taskId, INFO, "controller", "the running step was cancelled"),
+        // Already finished: nothing to stop.
+        () => {},
+      );
+    });
   }
 
   /** The job reached completed or broken: its last log line and callback (4.15). */

@@ -663,7 +663,8 @@ export class PostgresStore implements Store {
 
   async jobCounts(): Promise<Record<string, number>> {
     const rows = await this.sql<{ state: string; n: string }[]>`
-      SELECT state, count(*) AS n FROM jobs GROUP BY state`;
+      SELECT CASE WHEN failed THEN 'failed' ELSE state END AS state, count(*) AS n
+      FROM jobs GROUP BY 1`;
     return Object.fromEntries(rows.map((row) => [row.state, Number(row.n)]));
   }
 

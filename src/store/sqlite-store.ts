@@ -277,7 +277,7 @@ export class SqliteStore implements Store {
   async jobCounts(): Promise<Record<string, number>> {
     const rows = this.sqlite
       .query<{ state: string; n: number }, []>(
-        "SELECT state, count(*) AS n FROM jobs GROUP BY state",
+        "SELECT CASE WHEN failed THEN 'failed' ELSE state END AS state, count(*) AS n FROM jobs GROUP BY 1",
       )
       .all();
     return Object.fromEntries(rows.map((row) => [row.state, row.n]));

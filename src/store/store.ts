@@ -248,7 +248,10 @@ export interface Store {
   listJobs(query: JobQuery): Promise<JobRow[]>;
   /** The highest job id in use; 0 when there is none. */
   maxJobId(): Promise<number>;
-  /** How many jobs are in each state (states with none are absent). */
+  /**
+   * How many jobs are in each state (states with none are absent); a failed job
+   * counts as `failed`, not as `completed`.
+   */
   jobCounts(): Promise<Record<string, number>>;
   /** A job's log, oldest first, at most `limit` lines. */
   jobLog(jobId: number, limit: number): Promise<JobLogRow[]>;

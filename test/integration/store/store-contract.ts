@@ -958,10 +958,16 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
               job(2, { state: "completed" }),
               job(3, { state: "queued" }),
               job(4, { state: "started" }),
+              job(5, { state: "completed", failed: true }),
             ],
           }),
         );
-        expect(await store.jobCounts()).toEqual({ queued: 2, completed: 1, started: 1 });
+        expect(await store.jobCounts()).toEqual({
+          queued: 2,
+          completed: 1,
+          started: 1,
+          failed: 1,
+        });
       });
 
       it("maxJobId reports the highest job id committed", async () => {

@@ -235,7 +235,7 @@ describe("job: refused events", () => {
     scheduled: ["QUEUE", "SEMAPHORE_CLOSED", "PAUSE", "BREAK", "RESCHEDULE", ...always],
     pending: ["QUEUE", "PAUSE", "BREAK", ...always],
     queued: ["START", "PAUSE", "BREAK", "RESCHEDULE", ...always],
-    started: ["STEP_DONE", "COMPLETE", ...always],
+    started: ["STEP_DONE", "COMPLETE", "BREAK", ...always],
     paused: ["QUEUE", "BREAK", "RESCHEDULE", ...always],
     broken: [],
     completed: [],
