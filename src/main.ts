@@ -240,6 +240,7 @@ export async function startServer(
     templates,
     periodic: engine.periodic,
     executor: engine.executor,
+    jobs: engine.jobs,
     openApiAssets: openApiAssets(),
   });
   let stopped = false;

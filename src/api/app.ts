@@ -5,12 +5,13 @@
 import { openapi } from "@elysiajs/openapi";
 import { Elysia, t } from "elysia";
 import type { Logger } from "../log";
-import type { EngineApi, ExecutorApi } from "../runtime/commands";
+import type { EngineApi, ExecutorApi, JobsApi } from "../runtime/commands";
 import { xinaActions } from "./actions";
 import type { ApiKeys } from "./auth";
 import { toNativeError, validationError } from "./errors";
 import { executorRpc } from "./executor";
 import { BUILT_IN_TEMPLATES, hostTaskApi, type TaskTemplate } from "./hosttask";
+import { jobsRoutes } from "./jobs";
 import { nativeAgents } from "./native/agents";
 import { nativeTasks } from "./native/tasks";
 import { type PeriodicApi, periodicRoutes } from "./periodic";
@@ -30,6 +31,11 @@ export interface AppOptions {
   readonly periodic?: PeriodicApi;
   /** The executor tasks (`POST /rpc`); absent: that family is not served. */
   readonly executor?: ExecutorApi;
+  /**
+   * The job engine (`/job`, `/jobs`, `/logs`, `/health`, `/dashboard`, `/schedules`,
+   * `/scheduler`, `/settings`, `/workflows`); absent: that family is not served.
+   */
+  readonly jobs?: JobsApi;
   /** Host task templates. @default the built-in ones */
   readonly templates?: readonly TaskTemplate[];
 }
@@ -51,7 +57,11 @@ const FAMILY_PREFIXES = [
   "/schedules",
   "/scheduler",
   "/settings",
+  "/workflows",
 ];
+
+/** The engine's version, in the OpenAPI document and the job family's answers. */
+const VERSION = "0.1.0";
 
 function isNativePath(url: string): boolean {
   const path = new URL(url).pathname;
@@ -101,7 +111,7 @@ export function createApp(engine: EngineApi, options: AppOptions) {
         documentation: {
           info: {
             title: "Fleetwork",
-            version: "0.1.0",
+            version: VERSION,
             description: "A task engine for remote command execution on fleets of hosts.",
           },
         },
@@ -141,6 +151,11 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       options.executor
         ? executorRpc(options.executor, options.apiKeys, log)
         : new Elysia({ name: "executor-rpc" }),
+    )
+    .use(
+      options.jobs
+        ? jobsRoutes(options.jobs, options.apiKeys, { version: VERSION, log })
+        : new Elysia({ name: "jobs" }),
     )
     .use(xinaActions(engine, options.apiKeys, log))
     .use(hostTaskApi(engine, options.apiKeys, options.templates ?? BUILT_IN_TEMPLATES, log));

@@ -230,6 +230,7 @@ describe("OpenAPI", () => {
       openApiAssets: assets,
       periodic,
       executor: t.engine.executor,
+      jobs: t.engine.jobs,
     });
     const get = (path: string) => documented.handle(new Request(`http://localhost${path}`));
     const spec = (await (await get("/openapi/json")).json()) as {
@@ -243,6 +244,8 @@ describe("OpenAPI", () => {
       "/v3/applicationInstance/task",
       "/api/v1/tasks/create",
       "/rpc",
+      "/job",
+      "/settings",
     ]) {
       expect(spec.paths[path]?.post, path).toHaveProperty("requestBody");
     }

@@ -1,0 +1,1 @@
+export { type JobsRoutesOptions, jobsRoutes } from "./routes";
