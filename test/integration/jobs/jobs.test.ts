@@ -34,6 +34,16 @@ function workflowFiles(dir: string) {
       },
     },
     {
+      source: "pulled.yaml",
+      value: {
+        name: "pulled",
+        steps: [
+          { name: "check", executor: "qc", params: { file: "{{content_id}}.mp4" } },
+          step("after", `echo "after {{content_id}}" >> ${out}`),
+        ],
+      },
+    },
+    {
       source: "flaky.yaml",
       value: {
         name: "flaky",
@@ -50,7 +60,10 @@ function workflowFiles(dir: string) {
 }
 
 async function start(dir = tempDir()) {
-  const t = await startTestEngine({ dir, engine: { workflowFiles: workflowFiles(dir) } });
+  const t = await startTestEngine({
+    dir,
+    engine: { workflowFiles: workflowFiles(dir), taskDefinitions: [{ name: "qc" }] },
+  });
   engines.push(t);
   return t;
 }
@@ -72,6 +85,21 @@ describe("jobs", () => {
     const done = await settle(t, job.id, "completed");
     expect(done).toMatchObject({ queueState: 2, failed: false });
     expect(readFileSync(join(dir, "out.txt"), "utf8")).toBe("one 1\ntwo 1\nthree 1\n");
+  });
+
+  it("runs an executor step as pulled work: an executor claims it, the job goes on", async () => {
+    const t = await start();
+    const job = await t.engine.jobs.create(TENANT, {
+      workflow: "pulled",
+      parameters: { content_id: "x7" },
+    });
+    const x = t.engine.executor;
+    const [claimed] = await x.longPoll(TENANT, ["qc"], 1, 5_000);
+    expect(claimed).toMatchObject({ params: { file: "x7.mp4" }, label: "pulled/check" });
+    await x.start(TENANT, claimed?.id as string, claimed?.task.execId as string);
+    await x.success(TENANT, claimed?.id as string, claimed?.task.execId as string, { ok: 1 });
+    expect(await settle(t, job.id, "completed")).toMatchObject({ failed: false });
+    expect(readFileSync(join(t.dir, "out.txt"), "utf8")).toBe("after x7\n");
   });
 
   it("keeps slots: max_jobs, priority_slots for jobs under priority_threshold", async () => {
