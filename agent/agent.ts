@@ -48,11 +48,14 @@ export class Agent {
   >;
   private subscription?: Subscription;
   private heartbeat?: ReturnType<typeof setInterval>;
+  /** Every line names the agent. */
+  private readonly log: Logger;
 
   constructor(private readonly options: AgentOptions) {
+    this.log = options.log.child({ agentId: options.id });
     this.state = options.state ?? new MemoryAgentState();
     this.ledger = new ExecLedger(this.state);
-    this.outbox = new ReportOutbox(options.bus, options.id, this.state, options.log);
+    this.outbox = new ReportOutbox(options.bus, options.id, this.state, this.log);
     this.handlers = new Map(
       options.actions.map((handler) => [
         handler.type,
@@ -66,14 +69,15 @@ export class Agent {
   }
 
   start(): void {
-    const { bus, id, log } = this.options;
+    const { bus, id } = this.options;
+    const log = this.log;
     this.settleInterrupted();
     const resent = this.outbox.resend();
     this.subscription = bus.subscribe(subjects.command(id), (message) => this.onCommand(message));
     this.hello();
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs ?? 5_000);
     this.heartbeat.unref?.();
-    log.info({ agentId: id, actions: [...this.handlers.keys()], resent }, "agent started");
+    log.info({ actions: [...this.handlers.keys()], resent }, "agent started");
   }
 
   /**
@@ -134,7 +138,8 @@ export class Agent {
 
   /** Announces this agent: on start, and again when a restarted engine asks. */
   private hello() {
-    const { bus, id, log } = this.options;
+    const { bus, id } = this.options;
+    const log = this.log;
     const hello: AgentHello = {
       agentId: id,
       version: this.options.version ?? "0",
@@ -153,7 +158,7 @@ export class Agent {
     try {
       this.options.bus.publish(subject, data);
     } catch (error) {
-      this.options.log.debug({ err: error, subject }, "publish failed");
+      this.log.debug({ err: error, subject }, "publish failed");
     }
   }
 
@@ -231,6 +236,7 @@ export class Agent {
         this.publish(subjects.output(taskId, id), { execId, stream, chunk }),
     });
     this.ledger.started(execId, taskId, running);
+    this.log.debug({ taskId, execId, action: action.type }, "action started");
     // A result implies the start; an action that is over within this turn of the
     // event loop (a noop, a failed spawn) reports only its result.
     setImmediate(() => {
@@ -254,6 +260,10 @@ export class Agent {
     taskId: number,
     outcome: { ok: boolean; message?: string; exitCode?: number; stdout?: string; stderr?: string },
   ) {
+    this.log.debug(
+      { taskId, execId, ok: outcome.ok, exitCode: outcome.exitCode },
+      "action finished",
+    );
     this.ledger.finished(execId, taskId, outcome.ok ? AttemptState.Succeeded : AttemptState.Failed);
     this.outbox.send({ kind: "result", execId, taskId, at: Date.now(), outcome });
   }

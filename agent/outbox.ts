@@ -62,7 +62,10 @@ export class ReportOutbox {
           return;
         }
       } catch (error) {
-        this.log.debug({ execId: report.execId, err: error }, "report not acknowledged yet");
+        this.log.debug(
+          { taskId: report.taskId, execId: report.execId, err: error },
+          "report not acknowledged yet",
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, wait));
       wait = Math.min(this.options.maxRetryMs, wait * 2);

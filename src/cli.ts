@@ -1,11 +1,13 @@
 #!/usr/bin/env bun
 /**
  * `fleetwork <command>`: the command line. `server` (the default) runs the engine
- * with the embedded bus and a local agent.
+ * with the embedded bus and a local agent; `agent` runs a host agent. Every other
+ * command (tasks, agents, submit, tail, batch, help) is the client in src/cli/, which
+ * talks to a running engine over HTTP; the engine is loaded only for server and agent.
  */
+import { processIo, runClient } from "./cli/index";
 import { loadAgentConfig, loadConfig } from "./config";
 import { FleetworkError } from "./errors";
-import { startAgent, startServer } from "./main";
 
 const HELP = `Usage: fleetwork [server] [options]
 
@@ -27,10 +29,40 @@ Agent options:
   --id ID           the agent id (FW_AGENT_ID, or id in the config file)
   --config FILE     JSON or YAML: labels, actions (exec only when listed), instances, stateDir
   --state-dir DIR   ledger and outbox that survive restarts (default ./agent-data)
+
+Client commands (tasks, agents, submit, tail, batch): fleetwork --help
 `;
+
+const ENGINE_COMMANDS = new Set(["server", "agent"]);
+
+/** Runs a client command and lets its output reach the pipe before the exit. */
+async function client(argv: string[]): Promise<number> {
+  const io = processIo();
+  try {
+    return await runClient(argv, io);
+  } finally {
+    io.dispose();
+    await Promise.all(
+      [process.stdout, process.stderr].map(
+        (stream) => new Promise<void>((resolve) => stream.write("", () => resolve())),
+      ),
+    );
+  }
+}
 
 async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
+  if (first === "help" && ENGINE_COMMANDS.has(rest[0] ?? "")) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  // The client: its commands, its help, and the error for an unknown command.
+  if (first !== undefined && !first.startsWith("-") && !ENGINE_COMMANDS.has(first)) {
+    return client(argv);
+  }
+  if ((first === "-h" || first === "--help") && rest.length === 0) {
+    return client(argv);
+  }
   if (first === "-h" || first === "--help" || rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(HELP);
     return 0;
@@ -41,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`fleetwork: unknown command "${command}" (try --help)\n`);
     return 2;
   }
+  // Loaded here, so the client commands never load the engine.
+  const { startAgent, startServer } = await import("./main");
   const running =
     command === "agent"
       ? await startAgent(loadAgentConfig(process.env, options, Boolean(process.stdout.isTTY)))

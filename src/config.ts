@@ -50,6 +50,13 @@ export const ConfigSchema = T.Object({
   workflowsDir: T.String({ minLength: 1 }),
   /** Whether workflowsDir was set: a missing default dir is fine, a missing set one is not. */
   workflowsDirSet: T.Boolean(),
+  /**
+   * FW_INSPECT: a Stately inspector's WebSocket (ws:// or wss://) that every actor's
+   * XState inspection events are streamed to. @default null: no inspection
+   */
+  inspect: T.Union([T.String({ pattern: "^wss?://[^\\s]+$" }), T.Null()]),
+  /** `GET /metrics` without an API key (for a scraper on a trusted network). @default false */
+  metricsOpen: T.Boolean(),
 });
 export type Config = Readonly<Static<typeof ConfigSchema>>;
 
@@ -61,6 +68,13 @@ function integer(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value)) throw new ConfigError(`${name} must be an integer, got "${raw}"`);
   return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "" || raw === "0") return false;
+  if (raw === "1") return true;
+  throw new ConfigError(`${name} must be 1 or 0, got "${raw}"`);
 }
 
 function parseApiKeys(raw: string | undefined): { client: string; key: string }[] {
@@ -76,6 +90,16 @@ function parseApiKeys(raw: string | undefined): { client: string; key: string }[
     }
     return { client, key };
   });
+}
+
+function inspectUrl(raw: string | undefined): string | null {
+  if (!raw) return null;
+  if (!/^wss?:\/\/\S+$/.test(raw)) {
+    throw new ConfigError(
+      `FW_INSPECT must be a Stately inspector's WebSocket URL (ws://host:port), got "${raw}"`,
+    );
+  }
+  return raw;
 }
 
 function databaseUrl(raw: string | undefined): string | null {
@@ -147,6 +171,8 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
       : null,
     workflowsDir: resolve(merged.FW_WORKFLOWS_DIR || "./workflows"),
     workflowsDirSet: Boolean(merged.FW_WORKFLOWS_DIR),
+    inspect: inspectUrl(merged.FW_INSPECT),
+    metricsOpen: flag(merged, "FW_METRICS_OPEN"),
   };
   if (!Value.Check(ConfigSchema, config)) {
     const error = Value.Errors(ConfigSchema, config).First();

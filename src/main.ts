@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createWebSocketInspector } from "@statelyai/inspect";
 import type { ActionHandler } from "../agent/actions/action";
 import { execAction } from "../agent/actions/exec";
 import { instanceActions } from "../agent/actions/instance-actions";
@@ -30,10 +31,12 @@ import { ensureEventStream } from "./bus/event-stream";
 import { type Clock, systemClock } from "./clock";
 import { type AgentConfig, type Config, readConfigFile } from "./config";
 import { ConfigError, InvalidInputError } from "./errors";
-import { createRootLogger, type Logger } from "./log";
-import { EntityKind, subjects } from "./protocol";
+import { createRootLogger, enterLogContext, type Logger } from "./log";
+import { type EntityEvent, EntityKind, patterns, subjects } from "./protocol";
 import type { TaskDefinitionInput } from "./runtime/commands";
 import { Engine } from "./runtime/engine";
+import { Inspection } from "./runtime/inspection";
+import { EngineMetrics, instrumentStore } from "./runtime/metrics";
 import { PostgresStore } from "./store/postgres-store";
 import { SqliteStore } from "./store/sqlite-store";
 import type { Store } from "./store/store";
@@ -45,6 +48,8 @@ export interface Server {
   readonly bus: Bus;
   readonly store: Store;
   readonly log: Logger;
+  /** What `GET /metrics` serves. */
+  readonly metrics: EngineMetrics;
   /** The port it listens on (after `listen`). */
   port(): number;
   listen(): void;
@@ -161,6 +166,7 @@ export async function startServer(
   const templates = loadTemplates(config);
   const embedded = config.natsUrl === null;
   const store = openStore(config);
+  const metrics = new EngineMetrics();
   let bus: Bus;
   if (config.natsUrl === null) {
     bus = new EmbeddedBus({
@@ -172,6 +178,7 @@ export async function startServer(
         servers: config.natsUrl,
         name: "fleetwork-engine",
         log: log.child({ scope: "nats" }),
+        onReconnect: () => metrics.busReconnected(),
       });
       // Events are published with plain NATS; the stream keeps them for replay.
       await ensureEventStream(nats);
@@ -183,8 +190,20 @@ export async function startServer(
       });
     }
   }
+  const connectedBus = bus;
+  metrics.watchBus(connectedBus instanceof NatsBus ? () => connectedBus.connected : () => true);
+  // Every committed state change feeds the metrics (task latencies, events by kind).
+  bus.subscribe<EntityEvent>(patterns.allEvents, (message) => {
+    if (typeof message.data === "object" && message.data !== null) {
+      metrics.observeEvent(message.data);
+    }
+  });
+  // FW_INSPECT: every actor's XState inspection events go to a Stately inspector.
+  const inspector =
+    config.inspect === null ? null : createWebSocketInspector({ url: config.inspect });
   const engine = new Engine({
-    store,
+    // Timed, for the commit size and latency histograms.
+    store: instrumentStore(store, metrics),
     bus,
     clock,
     log: log.child({ scope: "engine" }),
@@ -205,8 +224,10 @@ export async function startServer(
       agentHeartbeatTimeoutMs: config.agentTimeoutMs,
       taskDefinitions: loadTaskDefinitions(config),
       workflowFiles: loadWorkflowFiles(config),
+      ...(inspector ? { inspect: inspector.inspect } : {}),
     },
   });
+  metrics.watchEngine(engine);
   try {
     await engine.start();
   } catch (error) {
@@ -240,8 +261,12 @@ export async function startServer(
     templates,
     periodic: engine.periodic,
     executor: engine.executor,
+    debug: new Inspection(engine, store),
     jobs: engine.jobs,
     openApiAssets: openApiAssets(),
+    metrics,
+    metricsOpen: config.metricsOpen,
+    enterLogContext,
   });
   let stopped = false;
   return {
@@ -251,6 +276,7 @@ export async function startServer(
     bus,
     store,
     log,
+    metrics,
     port: () => app.server?.port ?? 0,
     listen() {
       try {
@@ -272,6 +298,7 @@ export async function startServer(
       await app.stop().catch(() => {});
       await agent?.stop();
       await engine.stop();
+      inspector?.stop();
       await bus.close();
       await store.close();
     },
@@ -349,7 +376,7 @@ export async function startAgent(config: AgentConfig): Promise<AgentProcess> {
   const agent = new Agent({
     id: config.id,
     bus,
-    log: log.child({ scope: "agent", agentId: config.id }),
+    log: log.child({ scope: "agent" }),
     actions,
     labels: config.labels,
     instances: config.instances.map((instance) => ({ ...instance })),

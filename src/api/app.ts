@@ -8,13 +8,17 @@ import type { Logger } from "../log";
 import type { EngineApi, ExecutorApi, JobsApi } from "../runtime/commands";
 import { xinaActions } from "./actions";
 import type { ApiKeys } from "./auth";
+import { type DebugSource, debugRoutes } from "./debug";
 import { toNativeError, validationError } from "./errors";
 import { executorRpc } from "./executor";
 import { BUILT_IN_TEMPLATES, hostTaskApi, type TaskTemplate } from "./hosttask";
 import { jobsRoutes } from "./jobs";
+import { type HttpObserver, type MetricsExport, metricsRoute } from "./metrics";
 import { nativeAgents } from "./native/agents";
+import { nativeEvents } from "./native/events";
 import { nativeTasks } from "./native/tasks";
 import { type PeriodicApi, periodicRoutes } from "./periodic";
+import { requestLog } from "./request-log";
 
 export interface AppOptions {
   readonly log: Logger;
@@ -36,8 +40,16 @@ export interface AppOptions {
    * `/scheduler`, `/settings`, `/workflows`); absent: that family is not served.
    */
   readonly jobs?: JobsApi;
+  /** The statechart visualizer's data (`/debug`); absent: not served. */
+  readonly debug?: DebugSource;
   /** Host task templates. @default the built-in ones */
   readonly templates?: readonly TaskTemplate[];
+  /** What `GET /metrics` serves and where requests are counted; absent: not served. */
+  readonly metrics?: MetricsExport & HttpObserver;
+  /** Serve `/metrics` without an API key (FW_METRICS_OPEN=1). @default false */
+  readonly metricsOpen?: boolean;
+  /** Binds a request's id to every line logged while it runs (src/log's enterLogContext). */
+  readonly enterLogContext?: (bindings: { readonly reqId: string }) => void;
 }
 
 /**
@@ -75,6 +87,7 @@ export function createApp(engine: EngineApi, options: AppOptions) {
     normalize: false,
     serve: { maxRequestBodySize: options.maxBodyBytes ?? 1024 * 1024 },
   })
+    .use(requestLog({ log, metrics: options.metrics, enterContext: options.enterLogContext }))
     .onError(({ code, error, set, request }) => {
       // Each other family shapes its own errors (its routes' scoped handlers).
       if (!isNativePath(request.url)) return;
@@ -140,8 +153,18 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       response: t.Object({ result: t.Literal("alive") }),
       detail: { summary: "Liveness (the one route that needs no key)" },
     })
+    .use(
+      options.metrics
+        ? metricsRoute({
+            source: options.metrics,
+            apiKeys: options.apiKeys,
+            open: options.metricsOpen ?? false,
+          })
+        : new Elysia({ name: "metrics" }),
+    )
     .use(nativeTasks(engine, options.apiKeys))
     .use(nativeAgents(engine, options.apiKeys))
+    .use(nativeEvents(engine, options.apiKeys, log))
     .use(
       options.periodic
         ? periodicRoutes(options.periodic, options.apiKeys, log)
@@ -156,6 +179,9 @@ export function createApp(engine: EngineApi, options: AppOptions) {
       options.jobs
         ? jobsRoutes(options.jobs, options.apiKeys, { version: VERSION, log })
         : new Elysia({ name: "jobs" }),
+    )
+    .use(
+      options.debug ? debugRoutes(options.debug, options.apiKeys) : new Elysia({ name: "debug" }),
     )
     .use(xinaActions(engine, options.apiKeys, log))
     .use(hostTaskApi(engine, options.apiKeys, options.templates ?? BUILT_IN_TEMPLATES, log));

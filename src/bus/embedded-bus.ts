@@ -8,6 +8,7 @@
  */
 import { type Clock, systemClock, type TimerHandle } from "../clock";
 import { BusClosedError, BusTimeoutError, InvalidInputError, NoRespondersError } from "../errors";
+import { outsideLogContext } from "../log";
 import type {
   Bus,
   BusMessage,
@@ -206,7 +207,8 @@ export class EmbeddedBus implements Bus {
     }
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.drain);
+      // One pass delivers many publishers' messages: none's request id goes with it.
+      queueMicrotask(() => outsideLogContext(this.drain));
     }
   }
 

@@ -61,6 +61,8 @@ export interface NatsBusOptions {
   readonly maxReconnectAttempts?: number;
   /** Pause between reconnect attempts. @default 250 */
   readonly reconnectTimeWaitMs?: number;
+  /** Called each time the connection comes back after losing its server (metrics). */
+  readonly onReconnect?: (server: string) => void;
 }
 
 const encoder = new TextEncoder();
@@ -119,7 +121,11 @@ export class NatsBus implements Bus {
   /** Pending requests, by the function that rejects them. */
   private readonly requests = new Set<(error: Error) => void>();
 
-  private constructor(nc: NatsConnection, log: Logger) {
+  private constructor(
+    nc: NatsConnection,
+    log: Logger,
+    private readonly onReconnect: ((server: string) => void) | undefined,
+  ) {
     this.natsConnection = nc;
     this.log = log;
     this.watch().catch((error: unknown) => {
@@ -153,7 +159,7 @@ export class NatsBus implements Bus {
       );
     }
     log.info({ server: nc.getServer() }, "connected to NATS");
-    return new NatsBus(nc, log);
+    return new NatsBus(nc, log, options.onReconnect);
   }
 
   /** How many times the connection came back after losing its server. */
@@ -366,6 +372,11 @@ export class NatsBus implements Bus {
           this.isConnected = true;
           this.reconnectCount++;
           this.log.info({ server: status.server }, "reconnected to NATS");
+          try {
+            this.onReconnect?.(status.server);
+          } catch (error) {
+            this.log.warn({ err: error }, "reconnect callback failed");
+          }
           break;
         case "error":
           this.log.warn({ err: status.error }, "NATS server error");

@@ -129,6 +129,8 @@ export interface EntityEvent {
   readonly id: number | string;
   readonly event: string;
   readonly state: string;
+  /** Whose entity it is ("" for agents): who may see the event (GET /events). */
+  readonly tenant?: string;
   readonly at: number;
   readonly data?: unknown;
 }

@@ -8,6 +8,7 @@ import { type AgentContext, agentMachine } from "../../machines";
 import type { Clock } from "../clock";
 import { type AgentHeartbeat, type AgentHello, EntityKind } from "../protocol";
 import type { AgentView } from "./commands";
+import type { Inspect } from "./engine-options";
 import type { Journal } from "./journal";
 import { statePath } from "./task-records";
 import type { TimerService } from "./timer-service";
@@ -34,6 +35,7 @@ export class Agents {
     private readonly journal: Journal,
     private readonly heartbeatTimeoutMs: number,
     private readonly callbacks: AgentCallbacks,
+    private readonly inspect?: Inspect,
   ) {
     this.logic = agentMachine.provide({
       actions: {
@@ -113,6 +115,7 @@ export class Agents {
         now: this.clock.now(),
       },
       clock: this.timers,
+      inspect: this.inspect,
     });
     let last = "";
     actor.subscribe((snapshot) => {

@@ -10,6 +10,7 @@ import { EntityKind } from "../protocol";
 import type { GroupCommitWriter } from "../store/group-commit";
 import type { BatchRow } from "../store/store";
 import type { BatchView } from "./commands";
+import type { Inspect } from "./engine-options";
 import type { Journal } from "./journal";
 import { statePath, stateValue } from "./task-records";
 import type { TimerService } from "./timer-service";
@@ -55,6 +56,7 @@ export class Batches {
     lastId: number,
     /** Cancel every task of the batch that has not finished. */
     cancelTasks: (tenant: string, taskIds: readonly number[]) => void,
+    private readonly inspect?: Inspect,
   ) {
     this.lastId = lastId;
     this.logic = batchMachine.provide({
@@ -86,6 +88,7 @@ export class Batches {
     const actor = createActor(this.logic, {
       input: { id, tenant, kind, taskIds, executeAt, now },
       clock: this.timers,
+      inspect: this.inspect,
     });
     this.start(actor, "");
     const snapshot = actor.getSnapshot();
@@ -102,7 +105,10 @@ export class Batches {
       });
       const { id, tenant, kind, taskIds, executeAt, createdAt } = persisted.context;
       const input = { id, tenant, kind, taskIds, executeAt, now: createdAt };
-      this.start(createActor(this.logic, { snapshot, input, clock: this.timers }), persisted.state);
+      this.start(
+        createActor(this.logic, { snapshot, input, clock: this.timers, inspect: this.inspect }),
+        persisted.state,
+      );
     }
   }
 

@@ -202,7 +202,58 @@ export interface EngineQueries {
   unavailable(): string | null;
 }
 
-export type EngineApi = EngineCommands & EngineQueries;
+/** A state change from the journal: a stored event row, or the same one live. */
+export interface EngineEvent {
+  /** The journal's sequence number: increasing, one per change, never reused. */
+  readonly seq: number;
+  /** task, lane, batch, job, schedule or agent. */
+  readonly kind: string;
+  readonly id: string;
+  readonly event: string;
+  readonly state: string;
+  /** Whose entity it is; "" for agents (everyone may see those). */
+  readonly tenant: string;
+  readonly at: number;
+  readonly data: unknown;
+}
+
+/** A piece of a running action's output, as its agent sends it live. */
+export interface OutputChunk {
+  readonly taskId: number;
+  readonly agentId: string;
+  readonly execId: string;
+  readonly stream: "stdout" | "stderr";
+  readonly chunk: string;
+}
+
+export interface EventSubscription {
+  unsubscribe(): void;
+}
+
+/**
+ * The event stream (GET /events, GET /tasks/{id}/output). A tenant sees its own
+ * entities' events and the agents' (tenant ""), nobody else's.
+ */
+export interface EngineEvents {
+  /**
+   * Stored events after `seq` that `tenant` may see, oldest first, at most `limit`:
+   * fewer only when there are no more (yet).
+   */
+  eventsAfter(tenant: string, seq: number, limit: number): Promise<EngineEvent[]>;
+  /**
+   * Events that `tenant` may see whose subject (`fw.events.<kind>.<id>.<event>`)
+   * matches `pattern`, live, as each is published after its commit.
+   */
+  subscribeEvents(
+    tenant: string,
+    pattern: string,
+    handler: (event: EngineEvent) => void,
+  ): EventSubscription;
+  /** A task's live output from its agents (the caller checks the task is the tenant's). */
+  subscribeOutput(taskId: number, handler: (chunk: OutputChunk) => void): EventSubscription;
+}
+
+export type EngineApi = EngineCommands & EngineQueries & EngineEvents;
 
 // ---- executor tasks (pulled work; seed-spec section 1) ------------------------
 

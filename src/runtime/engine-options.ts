@@ -1,6 +1,10 @@
 /** What the engine is told at construction; every default lives in src/config.ts. */
+import type { InspectionEvent, Observer } from "xstate";
 import type { RetryPolicy, TaskTimeouts } from "../../machines";
 import type { TaskDefinitionInput } from "./commands";
+
+/** What XState's `inspect` actor option takes: an observer or a plain callback. */
+export type Inspect = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
 export interface EngineOptions {
   /** Tasks due further ahead than this are kept on disk, not as actors. @default 60000 */
@@ -30,4 +34,11 @@ export interface EngineOptions {
   readonly jobSchedulerFirstInMs?: number;
   /** The first retry of a failed job callback waits this long, doubling. @default 1000 */
   readonly jobCallbackBackoffMs?: number;
+  /**
+   * Receives XState inspection events (`@xstate.actor`, `@xstate.event`,
+   * `@xstate.snapshot`) of every actor the engine creates: tasks, lanes, batches,
+   * schedules, jobs and agents (e.g. a Stately inspector's `.inspect`, FW_INSPECT).
+   * @default none: no actor is inspected
+   */
+  readonly inspect?: Inspect;
 }

@@ -28,12 +28,15 @@ import type { Logger } from "../log";
 import {
   type AgentHeartbeat,
   type AgentReport,
+  type EntityEvent,
   EntityKind,
   FINAL_TASK_STATES,
+  patterns,
   type ReportAck,
+  subjects,
 } from "../protocol";
 import { GroupCommitWriter } from "../store/group-commit";
-import type { Store, TaskRow } from "../store/store";
+import type { EventRow, Store, TaskRow } from "../store/store";
 import { AgentLink } from "./agent-link";
 import { Agents } from "./agents";
 import { Batches, parseBatchRow } from "./batches";
@@ -42,8 +45,11 @@ import type {
   BatchTask,
   BatchView,
   EngineApi,
+  EngineEvent,
   EngineStats,
+  EventSubscription,
   ListTasks,
+  OutputChunk,
   SubmitTask,
   TaskView,
 } from "./commands";
@@ -93,6 +99,30 @@ const FINAL = new Set<string>(FINAL_TASK_STATES);
 
 /** The tenant name shared lanes are kept under: no client can be called this. */
 const SHARED_LANE_OWNER = "*";
+
+/** How many journal rows one read of the store takes when the events are filtered. */
+const EVENT_PAGE = 500;
+
+/** `fw.events.`: what every event subject starts with. */
+const EVENT_SUBJECT_PREFIX = patterns.allEvents.slice(0, -1);
+
+/** A tenant sees its own entities' events and the agents' (tenant ""). */
+function maySee(tenant: string, owner: string): boolean {
+  return owner === tenant || owner === "";
+}
+
+function eventOfRow(row: EventRow): EngineEvent {
+  return {
+    seq: row.seq,
+    kind: row.kind,
+    id: row.entityId,
+    event: row.event,
+    state: row.state,
+    tenant: row.tenant,
+    at: row.at,
+    data: row.data === null ? null : (JSON.parse(row.data) as unknown),
+  };
+}
 
 /** Whose lane a task's lane is: its tenant's own, or the one every tenant shares. */
 function laneOwner(context: TaskContext): string {
@@ -162,16 +192,23 @@ export class Engine implements EngineApi {
     const counters = await store.counters();
     this.lastTaskId = counters.taskId;
     this.journal = new Journal(this.writer, this.deps.bus, counters.eventSeq);
-    this.lanes = new Lanes(this.timers, clock, this.writer, this.journal, {
-      grant: (_tenant, taskId) => queueMicrotask(() => this.dispatch(taskId)),
-      continueLocked: (_laneTenant, taskId) => {
-        // The task's own tenant: a shared lane's is not anybody's.
-        const tenant = this.live.get(taskId)?.actor.getSnapshot().context.tenant ?? "";
-        void this.resume(tenant, taskId).catch((error: unknown) =>
-          log.warn({ taskId, err: error }, "could not continue the locked task"),
-        );
+    this.lanes = new Lanes(
+      this.timers,
+      clock,
+      this.writer,
+      this.journal,
+      {
+        grant: (_tenant, taskId) => queueMicrotask(() => this.dispatch(taskId)),
+        continueLocked: (_laneTenant, taskId) => {
+          // The task's own tenant: a shared lane's is not anybody's.
+          const tenant = this.live.get(taskId)?.actor.getSnapshot().context.tenant ?? "";
+          void this.resume(tenant, taskId).catch((error: unknown) =>
+            log.warn({ taskId, err: error }, "could not continue the locked task"),
+          );
+        },
       },
-    });
+      this.deps.options.inspect,
+    );
     this.agentRegistry = new Agents(
       this.timers,
       clock,
@@ -182,6 +219,7 @@ export class Engine implements EngineApi {
         reconcile: (agentId) => this.reconcile(agentId),
         unknown: (agentId) => this.agentLink.askHello(agentId),
       },
+      this.deps.options.inspect,
     );
     this.batches = new Batches(
       this.timers,
@@ -196,6 +234,7 @@ export class Engine implements EngineApi {
           );
         }
       },
+      this.deps.options.inspect,
     );
     this.schedules = new Schedules({
       timers: this.timers,
@@ -204,6 +243,7 @@ export class Engine implements EngineApi {
       journal: this.journal,
       store,
       log: log.child({ scope: "schedules" }),
+      inspect: this.deps.options.inspect,
       callbacks: {
         onlineAgents: () => this.agentRegistry.list().filter((agent) => agent.status === "online"),
         runOn: async (schedule, agentId) => {
@@ -279,6 +319,7 @@ export class Engine implements EngineApi {
       settings: await JobSettings.load(store, this.writer),
       schedulerFirstInMs: this.deps.options.jobSchedulerFirstInMs,
       callbacks: { backoffMs: this.deps.options.jobCallbackBackoffMs },
+      inspect: this.deps.options.inspect,
     });
     this.scheduleCompaction();
     log.info(
@@ -382,7 +423,11 @@ export class Engine implements EngineApi {
       this.timers.wakeAt(input.executeAt - options.wakeLeadMs, input.id);
       return taskView("scheduled", context, ["PAUSE", "CANCEL"]);
     }
-    return this.view(this.startTask(createActor(this.taskLogic, { input, clock: this.timers })));
+    return this.view(
+      this.startTask(
+        createActor(this.taskLogic, { input, clock: this.timers, inspect: options.inspect }),
+      ),
+    );
   }
 
   cancel(tenant: string, id: number, mode?: "now" | "afterAction"): Promise<TaskView> {
@@ -638,6 +683,68 @@ export class Engine implements EngineApi {
     return this.writer.barrier();
   }
 
+  // ---- event stream ---------------------------------------------------------
+
+  async eventsAfter(tenant: string, seq: number, limit: number): Promise<EngineEvent[]> {
+    const found: EngineEvent[] = [];
+    if (limit <= 0) return found;
+    // Other tenants' rows are skipped, so a page of the store may hold fewer than
+    // `limit` of this tenant's: read on until there are enough or no more.
+    const pageSize = Math.max(limit, EVENT_PAGE);
+    let cursor = seq;
+    for (;;) {
+      const rows = await this.deps.store.eventsAfter(cursor, pageSize);
+      for (const row of rows) {
+        cursor = row.seq;
+        if (!maySee(tenant, row.tenant)) continue;
+        found.push(eventOfRow(row));
+        if (found.length === limit) return found;
+      }
+      if (rows.length < pageSize) return found;
+    }
+  }
+
+  subscribeEvents(
+    tenant: string,
+    pattern: string,
+    handler: (event: EngineEvent) => void,
+  ): EventSubscription {
+    if (!pattern.startsWith(EVENT_SUBJECT_PREFIX)) {
+      throw new InvalidInputError(
+        `an event subject starts with ${EVENT_SUBJECT_PREFIX}, got "${pattern}"`,
+        "subject",
+      );
+    }
+    return this.deps.bus.subscribe<EntityEvent>(pattern, ({ data }) => {
+      // Only the journal's events: they have a seq and say whose they are.
+      if (typeof data?.seq !== "number" || typeof data.tenant !== "string") return;
+      if (!maySee(tenant, data.tenant)) return;
+      handler({
+        seq: data.seq,
+        kind: data.kind,
+        id: String(data.id),
+        event: data.event,
+        state: data.state,
+        tenant: data.tenant,
+        at: data.at,
+        data: data.data ?? null,
+      });
+    });
+  }
+
+  subscribeOutput(taskId: number, handler: (chunk: OutputChunk) => void): EventSubscription {
+    const prefix = subjects.output(taskId, "");
+    return this.deps.bus.subscribe<Partial<OutputChunk>>(
+      subjects.output(taskId, "*"),
+      ({ subject, data }) => {
+        const { execId, stream, chunk } = data ?? {};
+        if (typeof execId !== "string" || typeof chunk !== "string") return;
+        if (stream !== "stdout" && stream !== "stderr") return;
+        handler({ taskId, agentId: subject.slice(prefix.length), execId, stream, chunk });
+      },
+    );
+  }
+
   // ---- actors ---------------------------------------------------------------
 
   /**
@@ -723,7 +830,12 @@ export class Engine implements EngineApi {
     });
     const input = { ...persisted.context, now: persisted.context.createdAt };
     return this.startTask(
-      createActor(this.taskLogic, { snapshot, input, clock: this.timers }),
+      createActor(this.taskLogic, {
+        snapshot,
+        input,
+        clock: this.timers,
+        inspect: this.deps.options.inspect,
+      }),
       persisted.state,
     );
   }

@@ -34,6 +34,7 @@ import type {
   TaskView,
   Workflow,
 } from "./commands";
+import type { Inspect } from "./engine-options";
 import { type Callback, type CallbackOutcome, JobCallbacks } from "./job-callbacks";
 import type { JobSettings } from "./job-settings";
 import type { Journal } from "./journal";
@@ -89,6 +90,8 @@ export interface JobDeps {
   /** When queue_scheduled_jobs first runs after start (4.13). @default 5000 */
   readonly schedulerFirstInMs?: number;
   readonly callbacks?: { readonly backoffMs?: number; readonly attempts?: number };
+  /** XState inspection of the job actors (EngineOptions.inspect). */
+  readonly inspect?: Inspect;
 }
 
 /** The one schedule of the job engine (4.13, 4.18). */
@@ -309,6 +312,7 @@ export class Jobs implements JobsApi {
         now,
       },
       clock: this.deps.timers,
+      inspect: this.deps.inspect,
     });
     if (request.requestLog !== undefined) this.log(id, 0, INFO, "api", request.requestLog);
     const job = this.track(actor, data, "");
@@ -481,6 +485,8 @@ export class Jobs implements JobsApi {
 
   async logs(client: string, id: number): Promise<JobLogEntry[]> {
     if (!(await this.find(client, id))) throw new NotFoundError("job", id);
+    // Lines appended so far are in the next commit: wait for it, or the newest are missing.
+    await this.deps.writer.barrier();
     const rows = await this.deps.store.jobLog(id, 10_000);
     return rows.map((row) => ({ ...row, progname: row.progname as JobLogEntry["progname"] }));
   }
@@ -918,7 +924,12 @@ export class Jobs implements JobsApi {
     });
     const { context } = persisted;
     const input = { ...context, now: context.createdAt };
-    const actor = createActor(this.logic, { snapshot, input, clock: this.deps.timers });
+    const actor = createActor(this.logic, {
+      snapshot,
+      input,
+      clock: this.deps.timers,
+      inspect: this.deps.inspect,
+    });
     const job = this.track(actor, persisted.data, persisted.state);
     if (job.path !== "started") return;
     if (job.data.retryAt !== null) this.armRetry(job, job.data.retryAt);

@@ -46,7 +46,7 @@ export class Journal {
       at,
       data: data === undefined ? null : JSON.stringify(data),
     });
-    this.unpublished.push({ seq, kind, id: entityId, event, state, at, data });
+    this.unpublished.push({ seq, kind, id: entityId, event, state, tenant, at, data });
   }
 
   /** Publishes the events a commit made durable. */

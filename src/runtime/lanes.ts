@@ -8,6 +8,7 @@ import type { Clock } from "../clock";
 import { EntityKind } from "../protocol";
 import type { GroupCommitWriter } from "../store/group-commit";
 import type { LaneRow } from "../store/store";
+import type { Inspect } from "./engine-options";
 import type { Journal } from "./journal";
 import { statePath, stateValue } from "./task-records";
 import type { TimerService } from "./timer-service";
@@ -40,6 +41,7 @@ export class Lanes {
     private readonly writer: GroupCommitWriter,
     private readonly journal: Journal,
     callbacks: LaneCallbacks,
+    private readonly inspect?: Inspect,
   ) {
     this.logic = laneMachine.provide({
       actions: {
@@ -63,7 +65,7 @@ export class Lanes {
       this.start(
         row.tenant,
         row.key,
-        createActor(this.logic, { snapshot, input, clock: this.timers }),
+        createActor(this.logic, { snapshot, input, clock: this.timers, inspect: this.inspect }),
       );
     }
   }
@@ -113,6 +115,7 @@ export class Lanes {
     const actor = createActor(this.logic, {
       input: { key, tenant, now: this.clock.now() },
       clock: this.timers,
+      inspect: this.inspect,
     });
     return this.start(tenant, key, actor);
   }

@@ -19,6 +19,7 @@ import { EntityKind } from "../protocol";
 import type { GroupCommitWriter } from "../store/group-commit";
 import type { ScheduleRow, Store } from "../store/store";
 import { nextCronTime } from "./cron";
+import type { Inspect } from "./engine-options";
 import type { Journal } from "./journal";
 import { type ScheduleLogic, scheduleLogic } from "./schedule-logic";
 import {
@@ -67,6 +68,8 @@ export interface ScheduleDeps {
   readonly store: Pick<Store, "latestRuns" | "runs">;
   readonly log: Logger;
   readonly callbacks: ScheduleCallbacks;
+  /** XState inspection of the schedule actors (EngineOptions.inspect). */
+  readonly inspect?: Inspect;
 }
 
 type ScheduleActor = Actor<ScheduleLogic>;
@@ -98,7 +101,12 @@ export class Schedules {
       // `input` is required by the type but unused when a snapshot is given.
       const { context } = persisted;
       const input: ScheduleInput = { ...context, firstAt: context.nextAt ?? at, now: at };
-      const actor = createActor(this.logic, { snapshot, input, clock: this.deps.timers });
+      const actor = createActor(this.logic, {
+        snapshot,
+        input,
+        clock: this.deps.timers,
+        inspect: this.deps.inspect,
+      });
       const live = this.start(actor, persisted, persisted.state);
       // A run whose task id never reached the disk may have no task at all, and would
       // keep its agent busy for good: let the agent run again on the next tick.
@@ -134,7 +142,11 @@ export class Schedules {
       firstAt: firstAt ?? now,
       now,
     };
-    const actor = createActor(this.logic, { input, clock: this.deps.timers });
+    const actor = createActor(this.logic, {
+      input,
+      clock: this.deps.timers,
+      inspect: this.deps.inspect,
+    });
     const agents =
       spec.agents && (spec.agents.ids !== undefined || spec.agents.labels !== undefined)
         ? { ids: spec.agents.ids, labels: spec.agents.labels }

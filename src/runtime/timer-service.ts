@@ -5,6 +5,7 @@
  * for the earliest due entry.
  */
 import type { Clock, TimerHandle } from "../clock";
+import { outsideLogContext } from "../log";
 import { MinHeap } from "./min-heap";
 
 /** Real timers cannot wait longer than this; longer waits re-arm on the way. */
@@ -73,7 +74,8 @@ export class TimerService {
     if (!Number.isFinite(due)) return;
     const wait = Math.min(MAX_TIMER_MS, Math.max(0, due - this.clock.now()));
     this.armedFor = due;
-    this.armed = this.clock.setTimeout(() => this.fire(), wait);
+    // The timers of every task fire here: none of them belongs to the request that armed it.
+    this.armed = this.clock.setTimeout(() => outsideLogContext(() => this.fire()), wait);
   }
 
   private fire() {

@@ -7,7 +7,7 @@
  * `barrier()` resolves once everything marked before the call is durable.
  */
 import { UnavailableError } from "../errors";
-import type { Logger } from "../log";
+import { type Logger, outsideLogContext } from "../log";
 import type {
   BatchRow,
   CommitSet,
@@ -187,10 +187,13 @@ export class GroupCommitWriter {
     this.scheduled = true;
     // setImmediate lets every change made in this turn of the event loop (and the
     // I/O callbacks queued with it) join the same transaction.
-    setImmediate(() => {
-      this.scheduled = false;
-      if (!this.inFlight) void this.commitPending();
-    });
+    // One commit serves many callers: its lines carry none's request id.
+    setImmediate(() =>
+      outsideLogContext(() => {
+        this.scheduled = false;
+        if (!this.inFlight) void this.commitPending();
+      }),
+    );
   }
 
   private takePending(): { set: CommitSet; waiters: Waiter[]; undo: () => void } {

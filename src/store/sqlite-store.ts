@@ -288,6 +288,17 @@ export class SqliteStore implements Store {
     return this.db.select().from(l).where(eq(l.jobId, jobId)).orderBy(asc(l.id)).limit(limit).all();
   }
 
+  async entityEvents(kind: string, entityId: string, limit: number): Promise<EventRow[]> {
+    const e = schema.events;
+    return this.db
+      .select()
+      .from(e)
+      .where(and(eq(e.kind, kind), eq(e.entityId, entityId)))
+      .orderBy(desc(e.seq))
+      .limit(limit)
+      .all();
+  }
+
   async eventsAfter(seq: number, limit: number): Promise<EventRow[]> {
     const e = schema.events;
     return this.db.select().from(e).where(gt(e.seq, seq)).orderBy(asc(e.seq)).limit(limit).all();

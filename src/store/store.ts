@@ -257,6 +257,8 @@ export interface Store {
   jobLog(jobId: number, limit: number): Promise<JobLogRow[]>;
   /** Journal entries after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<EventRow[]>;
+  /** One entity's journal, newest first, at most `limit` (what the visualizer shows). */
+  entityEvents(kind: string, entityId: string, limit: number): Promise<EventRow[]>;
   getMeta(key: string): Promise<string | undefined>;
   /** Deletes journal entries with `at` before the given time; returns how many. */
   compactEvents(before: number): Promise<number>;

@@ -264,8 +264,10 @@ describe("OpenAPI", () => {
       const codes = Object.keys(op.responses ?? {});
       const success = codes.find((code) => code.startsWith("2"));
       expect(success, where).toBeDefined();
+      // JSON, or a stream of Server-Sent Events (GET /events, GET /tasks/{id}/output).
+      const content = op.responses?.[success as string]?.content;
       expect(
-        op.responses?.[success as string]?.content?.["application/json"]?.schema,
+        (content?.["application/json"] ?? content?.["text/event-stream"])?.schema,
         where,
       ).toBeDefined();
       if (path !== "/")

@@ -87,5 +87,9 @@ describe("a NATS outage in the middle of a run", () => {
     const ran = readFileSync(ranLog, "utf8").trim().split("\n").map(Number);
     expect(ran).toHaveLength(TASKS);
     expect(new Set(ran).size).toBe(TASKS);
+    // The engine counted its reconnect.
+    const metrics = await (await fetch(`${engine.url}/metrics`, { headers: AUTH })).text();
+    const reconnects = /^fleetwork_bus_reconnects_total (\d+)$/m.exec(metrics)?.[1];
+    expect(Number(reconnects)).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });

@@ -45,7 +45,12 @@ async function waitUntil(check: () => Promise<boolean>, what: string, ms = 5_000
 
 describe("NatsBus on a real server", () => {
   it("delivers again after the server restarts, and counts the reconnect", async () => {
-    const subscriber = await NatsBus.connect({ servers: server.url, name: "subscriber" });
+    const reconnectedTo: string[] = [];
+    const subscriber = await NatsBus.connect({
+      servers: server.url,
+      name: "subscriber",
+      onReconnect: (to) => reconnectedTo.push(to),
+    });
     const publisher = await NatsBus.connect({ servers: server.url, name: "publisher" });
     try {
       const subject = `${uniquePrefix("reconnect")}.ping`;
@@ -66,6 +71,8 @@ describe("NatsBus on a real server", () => {
       await within(back, "both clients to reconnect", 15_000);
 
       expect(subscriber.reconnects).toBeGreaterThanOrEqual(1);
+      // The callback (the engine's reconnect metric) heard each one.
+      expect(reconnectedTo).toHaveLength(subscriber.reconnects);
       expect(subscriber.connected).toBe(true);
       // The client re-sent its subscription on reconnect; a round trip proves the
       // server has processed it.

@@ -601,6 +601,26 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>): v
       });
     });
 
+    describe("entity events", () => {
+      it("entityEvents lists one entity's events newest first, up to a limit", async () => {
+        await store.commit(
+          commitSet({
+            events: [
+              event(1, { kind: "task", entityId: "7" }),
+              event(2, { kind: "task", entityId: "8" }),
+              event(3, { kind: "task", entityId: "7" }),
+              event(4, { kind: "job", entityId: "7" }),
+              event(5, { kind: "task", entityId: "7" }),
+            ],
+          }),
+        );
+        const seqs = (rows: { seq: number }[]) => rows.map((r) => r.seq);
+        expect(seqs(await store.entityEvents("task", "7", 10))).toEqual([5, 3, 1]);
+        expect(seqs(await store.entityEvents("task", "7", 2))).toEqual([5, 3]);
+        expect(seqs(await store.entityEvents("job", "7", 10))).toEqual([4]);
+      });
+    });
+
     describe("schedules", () => {
       it("starts with no schedules and no runs", async () => {
         expect(await store.schedules()).toEqual([]);

@@ -487,7 +487,11 @@ const runtimeCheck: Check = (ref) => {
     if (ref.file === "src/runtime/workflows.ts" && isPackage(ref.specifier, "mustache")) {
       return null;
     }
-    return "src/runtime may import only xstate and @sinclair/typebox from packages (and croner in src/runtime/cron.ts, ajv in src/runtime/executor-definitions.ts, mustache in src/runtime/workflows.ts)";
+    // The engine's metrics in the Prometheus text format: a library's job (DESIGN §1).
+    if (ref.file === "src/runtime/metrics.ts" && isPackage(ref.specifier, "prom-client")) {
+      return null;
+    }
+    return "src/runtime may import only xstate and @sinclair/typebox from packages (and croner in src/runtime/cron.ts, ajv in src/runtime/executor-definitions.ts, mustache in src/runtime/workflows.ts, prom-client in src/runtime/metrics.ts)";
   }
   const layer = layerOf(ref.target);
   if (["machines", "protocol", "clock", "log", "errors", "runtime"].includes(layer)) return null;
@@ -506,6 +510,8 @@ const apiCheck: Check = (ref) => {
     if (ref.specifier.startsWith("@elysiajs/")) return null;
     // The executor RPC family speaks YAML as well as JSON (seed-spec 1.1).
     if (ref.file === "src/api/executor/wire.ts" && isPackage(ref.specifier, "yaml")) return null;
+    // The visualizer's browser script lays out its statecharts with elkjs.
+    if (ref.file === "src/api/debug/client.ts" && isPackage(ref.specifier, "elkjs")) return null;
     return "src/api may import only elysia, @elysiajs/* and @sinclair/typebox from packages (and yaml in src/api/executor/wire.ts)";
   }
   const layer = layerOf(ref.target);
@@ -805,17 +811,29 @@ describe("dependency directions (DESIGN.md §2)", () => {
     ).toEqual([]);
   });
 
+  it("src/cli/ (the command-line client) talks to the engine over HTTP only", () => {
+    const found = violations(
+      (file) => file.startsWith("src/cli/"),
+      (ref) =>
+        ref.target === null || ref.target.startsWith("src/cli/")
+          ? null
+          : "src/cli/ imports only src/cli/ and packages (it never imports the engine)",
+    );
+    expect(found, report("the client is a separate program", found)).toEqual([]);
+  });
+
   it("only src/main.ts wires concrete implementations together", () => {
     const found: string[] = [];
-    // src/cli.ts only calls main and config (and formats their errors).
+    // src/cli.ts only calls main and config (and formats their errors), or hands the
+    // client commands to src/cli/index.ts.
     found.push(
       ...violations(
         (file) => file === "src/cli.ts",
         (ref) =>
           ref.target === null ||
-          ["src/main.ts", "src/config.ts", "src/errors.ts"].includes(ref.target)
+          ["src/main.ts", "src/config.ts", "src/errors.ts", "src/cli/index.ts"].includes(ref.target)
             ? null
-            : "src/cli.ts may import only src/main, src/config and src/errors",
+            : "src/cli.ts may import only src/main, src/config, src/errors and src/cli/index",
       ),
     );
     for (const file of FILES) {

@@ -1,0 +1,2 @@
+export type { DebugSource } from "./debug-source";
+export { debugRoutes } from "./routes";
