@@ -800,6 +800,8 @@ export class Engine implements EngineApi {
       {
         execId: context.execId,
         actionIdx: context.currentActionIdx,
+        // What kind of work it is (metrics count transitions by it).
+        actionType: context.actions[Math.max(0, context.currentActionIdx)]?.type,
         outcome: context.outcome ?? undefined,
       },
     );

@@ -52,6 +52,8 @@ const COMMIT_ROW_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000
 const COMMIT_SECONDS_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
+/** An action type as a label value: short and plain, or it counts as `unknown`. */
+const ACTION_TYPE = /^[a-z][a-z0-9-]{0,39}$/;
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 interface TrackedTask {
@@ -86,7 +88,7 @@ export class EngineMetrics {
   private readonly maxTracked: number;
 
   private readonly events: Counter<"kind" | "event">;
-  private readonly transitions: Counter<"state">;
+  private readonly transitions: Counter<"state" | "kind">;
   private readonly active: Gauge<"state">;
   private readonly dispatchLatency: Histogram;
   private readonly startLatency: Histogram;
@@ -111,8 +113,8 @@ export class EngineMetrics {
     });
     this.transitions = new Counter({
       name: "fleetwork_task_transitions_total",
-      help: "Tasks entering each state (the task events' top-level state)",
-      labelNames: ["state"],
+      help: "Tasks entering each state (the task events' top-level state), by the kind of action they run",
+      labelNames: ["state", "kind"],
       registers,
     });
     this.active = new Gauge({
@@ -272,7 +274,9 @@ export class EngineMetrics {
     const name = EVENT_NAME.test(event.event) ? event.event : "other";
     this.events.inc({ kind: String(event.kind), event: name });
     if (event.kind === EntityKind.Task && TASK_STATES.has(event.event)) {
-      this.observeTask(String(event.id), event.event, event.at);
+      const type = (event.data as { actionType?: unknown } | undefined)?.actionType;
+      const kind = typeof type === "string" && ACTION_TYPE.test(type) ? type : "unknown";
+      this.observeTask(String(event.id), event.event, event.at, kind);
     } else if (event.kind === EntityKind.Task && event.event === "cleaned") {
       this.forget(String(event.id));
     }
@@ -299,11 +303,11 @@ export class EngineMetrics {
     this.httpDuration.observe(labels, seconds);
   }
 
-  private observeTask(id: string, state: string, at: number): void {
+  private observeTask(id: string, state: string, at: number, kind: string): void {
     const entry = this.tracked.get(id);
     // A change inside a state (running.executing → running.waitingForConclude).
     if (entry !== undefined && entry.state === state) return;
-    this.transitions.inc({ state });
+    this.transitions.inc({ state, kind });
     if (!ACTIVE.has(state)) {
       // Final, or scheduled again (retry backoff, re-armed): no longer followed.
       if (entry === undefined) return;

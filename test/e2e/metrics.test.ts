@@ -89,17 +89,29 @@ describe("GET /metrics of a running server", () => {
     // Events reach the metrics once committed: wait for the last ones.
     const text = await until(async () => {
       const answer = await scrape(url);
-      const done = sample(answer.text, "fleetwork_task_transitions_total", { state: "done" });
-      const failed = sample(answer.text, "fleetwork_task_transitions_total", { state: "failed" });
-      return done === 3 && failed === 1 ? answer.text : undefined;
+      const count = (state: string, kind: string) =>
+        sample(answer.text, "fleetwork_task_transitions_total", { state, kind });
+      return count("done", "exec") === 2 &&
+        count("done", "noop") === 1 &&
+        count("failed", "exec") === 1
+        ? answer.text
+        : undefined;
     });
     const answer = await scrape(url);
     expect(answer.status).toBe(200);
     expect(answer.type).toMatch(/^text\/plain; version=0\.0\.4/);
 
     // Tasks by state, from the events.
-    expect(sample(text, "fleetwork_task_transitions_total", { state: "ready" })).toBe(4);
-    expect(sample(text, "fleetwork_task_transitions_total", { state: "dispatched" })).toBe(4);
+    // By the kind of action too.
+    expect(sample(text, "fleetwork_task_transitions_total", { state: "ready", kind: "exec" })).toBe(
+      3,
+    );
+    expect(sample(text, "fleetwork_task_transitions_total", { state: "ready", kind: "noop" })).toBe(
+      1,
+    );
+    expect(
+      sample(text, "fleetwork_task_transitions_total", { state: "dispatched", kind: "exec" }),
+    ).toBe(3);
     expect(sample(text, "fleetwork_events_total", { kind: "task", event: "done" })).toBe(3);
     expect(sample(text, "fleetwork_tasks_active", { state: "running" })).toBe(0);
     // Latencies: every task was dispatched; the sleepers ran 0.2 s each.

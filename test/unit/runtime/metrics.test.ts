@@ -50,7 +50,7 @@ describe("EngineMetrics fed with task events", () => {
     m.observeEvent({ seq: ++seq, kind: "agent", id: "a", event: "we ird!", state: "x", at: 1 });
     const text = await m.metrics();
     for (const state of ["ready", "dispatched", "running", "done"]) {
-      expect(sample(text, "fleetwork_task_transitions_total", { state })).toBe(1);
+      expect(sample(text, "fleetwork_task_transitions_total", { state, kind: "unknown" })).toBe(1);
     }
     expect(sample(text, "fleetwork_events_total", { kind: "task", event: "running" })).toBe(2);
     expect(sample(text, "fleetwork_events_total", { kind: "job", event: "running" })).toBe(1);
@@ -115,7 +115,9 @@ describe("EngineMetrics fed with task events", () => {
       1,
       6,
     );
-    expect(sample(text, "fleetwork_task_transitions_total", { state: "running" })).toBe(3);
+    expect(
+      sample(text, "fleetwork_task_transitions_total", { state: "running", kind: "unknown" }),
+    ).toBe(3);
   });
 
   it("keeps tasks by active state, and forgets a task scheduled again or cleaned", async () => {
@@ -138,7 +140,9 @@ describe("EngineMetrics fed with task events", () => {
     text = await m.metrics();
     expect(sample(text, "fleetwork_tasks_active", { state: "running" })).toBe(0);
     expect(sample(text, "fleetwork_tasks_active", { state: "dispatched" })).toBe(0);
-    expect(sample(text, "fleetwork_task_transitions_total", { state: "scheduled" })).toBe(1);
+    expect(
+      sample(text, "fleetwork_task_transitions_total", { state: "scheduled", kind: "unknown" }),
+    ).toBe(1);
     expect(m.trackedTasks).toBe(1);
 
     m.observeEvent(task(3, "ready", 1_050));
@@ -159,7 +163,9 @@ describe("EngineMetrics fed with task events", () => {
     m.observeEvent(task(1, "dispatched", 100));
     m.observeEvent(task(5, "dispatched", 100));
     text = await m.metrics();
-    expect(sample(text, "fleetwork_task_transitions_total", { state: "dispatched" })).toBe(2);
+    expect(
+      sample(text, "fleetwork_task_transitions_total", { state: "dispatched", kind: "unknown" }),
+    ).toBe(2);
     expect(sample(text, "fleetwork_task_dispatch_latency_seconds_count")).toBe(1);
     expect(m.trackedTasks).toBe(3);
   });
