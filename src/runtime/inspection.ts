@@ -3,12 +3,18 @@
  * client's actors (tasks, jobs, agents) page by page, each with its current state,
  * the commands it accepts now and its history from the journal.
  */
-import { agentMachine, jobMachine, taskMachine } from "../../machines";
+import {
+  agentMachine,
+  batchMachine,
+  jobMachine,
+  scheduleMachine,
+  taskMachine,
+} from "../../machines";
 import type { Store } from "../store/store";
 import type { AgentView, EngineApi, JobsApi } from "./commands";
 import { type MachineGraph, machineGraph } from "./machine-graph";
 
-export type ActorKind = "task" | "job" | "agent";
+export type ActorKind = "task" | "job" | "batch" | "schedule" | "agent";
 
 export interface ActorSummary {
   readonly kind: ActorKind;
@@ -41,6 +47,16 @@ export interface ActorQuery {
   readonly limit: number;
 }
 
+/** What the visualizer reads of a periodic command. */
+interface ScheduleLike {
+  readonly id: string;
+  readonly command: string;
+  readonly state: string;
+  readonly nextAt: number | null;
+  readonly lastTickAt: number | null;
+  readonly ticks: number;
+}
+
 const HISTORY = 200;
 /** How far back a listing reaches (newest first). */
 const WINDOW = 20_000;
@@ -49,11 +65,19 @@ export class Inspection {
   private readonly graphs: Readonly<Record<ActorKind, MachineGraph>> = {
     task: machineGraph(taskMachine),
     job: machineGraph(jobMachine),
+    batch: machineGraph(batchMachine),
+    schedule: machineGraph(scheduleMachine),
     agent: machineGraph(agentMachine),
   };
 
   constructor(
-    private readonly engine: EngineApi & { readonly jobs: JobsApi },
+    private readonly engine: EngineApi & {
+      readonly jobs: JobsApi;
+      readonly periodic: {
+        list(tenant: string): Promise<readonly ScheduleLike[]>;
+        get(tenant: string, id: string): Promise<ScheduleLike>;
+      };
+    },
     private readonly store: Pick<Store, "entityEvents">,
   ) {}
 
@@ -122,6 +146,28 @@ export class Inspection {
         history,
       };
     }
+    if (kind === "batch") {
+      const batch = await this.engine.getBatch(tenant, Number(id));
+      return {
+        kind,
+        id,
+        name: batch.kind || "batch",
+        state: batch.status,
+        updatedAt: batch.finishedAt ?? batch.createdAt,
+        accepts: [],
+        fields: { tasks: batch.taskIds.length, counts: batch.counts },
+        history,
+      };
+    }
+    if (kind === "schedule") {
+      const schedule = await this.engine.periodic.get(tenant, id);
+      return {
+        ...scheduleSummary(schedule),
+        accepts: [],
+        fields: { command: schedule.command, ticks: schedule.ticks, nextAt: schedule.nextAt },
+        history,
+      };
+    }
     const agent = this.engine.agents().find((a) => a.id === id);
     if (!agent) throw new Error(`agent ${id} not found`);
     return { ...agentSummary(agent), accepts: [], fields: { labels: agent.labels }, history };
@@ -129,6 +175,25 @@ export class Inspection {
 
   private async summaries(tenant: string, query: ActorQuery): Promise<ActorSummary[]> {
     if (query.kind === "agent") return this.engine.agents().map(agentSummary);
+    if (query.kind === "schedule")
+      return (await this.engine.periodic.list(tenant)).map(scheduleSummary);
+    if (query.kind === "batch") {
+      const batches = await this.engine.listBatches(tenant, { limit: WINDOW });
+      const others = await Promise.all(
+        ["hostTask", "xina"].map((kind) =>
+          this.engine.listBatches(tenant, { kind, limit: WINDOW }),
+        ),
+      );
+      return [...batches, ...others.flat()]
+        .sort((a, b) => b.id - a.id)
+        .map((batch) => ({
+          kind: "batch" as const,
+          id: String(batch.id),
+          name: batch.kind || "batch",
+          state: batch.status,
+          updatedAt: batch.finishedAt ?? batch.createdAt,
+        }));
+    }
     if (query.kind === "job") {
       const jobs = await this.engine.jobs.list({
         client: tenant,
@@ -157,6 +222,16 @@ export class Inspection {
       updatedAt: task.updatedAt,
     }));
   }
+}
+
+function scheduleSummary(schedule: ScheduleLike): ActorSummary {
+  return {
+    kind: "schedule",
+    id: schedule.id,
+    name: schedule.command,
+    state: schedule.state,
+    updatedAt: schedule.lastTickAt ?? schedule.nextAt ?? 0,
+  };
 }
 
 function agentSummary(agent: AgentView): ActorSummary {
