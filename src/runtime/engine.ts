@@ -473,6 +473,25 @@ export class Engine implements EngineApi {
     await this.clean(tenant, id);
   }
 
+  /** A client's lanes (threads) and the shared ones (application instances), in memory. */
+  laneViews(tenant: string): {
+    key: string;
+    shared: boolean;
+    state: string;
+    running: number | null;
+    queued: number;
+    updatedAt: number;
+  }[] {
+    return this.lanes.list([tenant, SHARED_LANE_OWNER]).map(({ state, context }) => ({
+      key: context.key,
+      shared: context.tenant === SHARED_LANE_OWNER,
+      state,
+      running: context.running,
+      queued: context.queue.length,
+      updatedAt: context.updatedAt,
+    }));
+  }
+
   async pauseLane(tenant: string, lane: string): Promise<void> {
     this.assertWritable();
     this.lanes.pause(tenant, lane);

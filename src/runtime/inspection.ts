@@ -1,20 +1,22 @@
 /**
  * What the statechart visualizer (`/debug`) reads: the machines as graphs, and a
- * client's actors (tasks, jobs, agents) page by page, each with its current state,
+ * client's actors (tasks, lanes, jobs, batches, periodic commands, agents) page by page, each with its current state,
  * the commands it accepts now and its history from the journal.
  */
 import {
   agentMachine,
   batchMachine,
   jobMachine,
+  laneMachine,
   scheduleMachine,
   taskMachine,
 } from "../../machines";
+import { NotFoundError } from "../errors";
 import type { Store } from "../store/store";
 import type { AgentView, EngineApi, JobsApi } from "./commands";
 import { type MachineGraph, machineGraph } from "./machine-graph";
 
-export type ActorKind = "task" | "job" | "batch" | "schedule" | "agent";
+export type ActorKind = "task" | "lane" | "job" | "batch" | "schedule" | "agent";
 
 export interface ActorSummary {
   readonly kind: ActorKind;
@@ -47,6 +49,16 @@ export interface ActorQuery {
   readonly limit: number;
 }
 
+/** What the visualizer reads of a lane. */
+interface LaneLike {
+  readonly key: string;
+  readonly shared: boolean;
+  readonly state: string;
+  readonly running: number | null;
+  readonly queued: number;
+  readonly updatedAt: number;
+}
+
 /** What the visualizer reads of a periodic command. */
 interface ScheduleLike {
   readonly id: string;
@@ -64,6 +76,7 @@ const WINDOW = 20_000;
 export class Inspection {
   private readonly graphs: Readonly<Record<ActorKind, MachineGraph>> = {
     task: machineGraph(taskMachine),
+    lane: machineGraph(laneMachine),
     job: machineGraph(jobMachine),
     batch: machineGraph(batchMachine),
     schedule: machineGraph(scheduleMachine),
@@ -73,6 +86,7 @@ export class Inspection {
   constructor(
     private readonly engine: EngineApi & {
       readonly jobs: JobsApi;
+      laneViews(tenant: string): readonly LaneLike[];
       readonly periodic: {
         list(tenant: string): Promise<readonly ScheduleLike[]>;
         get(tenant: string, id: string): Promise<ScheduleLike>;
@@ -134,7 +148,7 @@ export class Inspection {
     }
     if (kind === "job") {
       const job = await this.engine.jobs.find(tenant, Number(id));
-      if (!job) throw new Error(`job ${id} not found`);
+      if (!job) throw new NotFoundError("job", id);
       return {
         kind,
         id,
@@ -143,6 +157,16 @@ export class Inspection {
         updatedAt: job.updatedAt,
         accepts: [],
         fields: { priority: job.priority, step: job.currentStep, failed: job.failed },
+        history,
+      };
+    }
+    if (kind === "lane") {
+      const lane = this.engine.laneViews(tenant).find((l) => l.key === id);
+      if (!lane) throw new NotFoundError("lane", id);
+      return {
+        ...laneSummary(lane),
+        accepts: [],
+        fields: { running: lane.running, queued: lane.queued, shared: lane.shared },
         history,
       };
     }
@@ -169,12 +193,13 @@ export class Inspection {
       };
     }
     const agent = this.engine.agents().find((a) => a.id === id);
-    if (!agent) throw new Error(`agent ${id} not found`);
+    if (!agent) throw new NotFoundError("agent", id);
     return { ...agentSummary(agent), accepts: [], fields: { labels: agent.labels }, history };
   }
 
   private async summaries(tenant: string, query: ActorQuery): Promise<ActorSummary[]> {
     if (query.kind === "agent") return this.engine.agents().map(agentSummary);
+    if (query.kind === "lane") return this.engine.laneViews(tenant).map(laneSummary);
     if (query.kind === "schedule")
       return (await this.engine.periodic.list(tenant)).map(scheduleSummary);
     if (query.kind === "batch") {
@@ -222,6 +247,16 @@ export class Inspection {
       updatedAt: task.updatedAt,
     }));
   }
+}
+
+function laneSummary(lane: LaneLike): ActorSummary {
+  return {
+    kind: "lane",
+    id: lane.key,
+    name: lane.shared ? `${lane.key} (shared)` : lane.key,
+    state: lane.state,
+    updatedAt: lane.updatedAt,
+  };
 }
 
 function scheduleSummary(schedule: ScheduleLike): ActorSummary {

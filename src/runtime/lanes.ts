@@ -102,6 +102,18 @@ export class Lanes {
     return result;
   }
 
+  /** The lanes of `owners` (a tenant, and "*" for shared ones), for the visualizer. */
+  list(owners: readonly string[]): { state: string; context: LaneContext }[] {
+    const result: { state: string; context: LaneContext }[] = [];
+    for (const actor of this.actors.values()) {
+      const snapshot = actor.getSnapshot();
+      if (owners.includes(snapshot.context.tenant)) {
+        result.push({ state: statePath(snapshot.value), context: snapshot.context });
+      }
+    }
+    return result;
+  }
+
   state(tenant: string, key: string): { state: string; context: LaneContext } | undefined {
     const actor = this.actors.get(laneKey(tenant, key));
     if (!actor) return undefined;

@@ -47,6 +47,7 @@ describe("the visualizer's data", () => {
       "agent",
       "batch",
       "job",
+      "lane",
       "schedule",
       "task",
     ]);
@@ -83,13 +84,26 @@ describe("the visualizer's data", () => {
     expect(states[0]).toBe("done");
     expect(states).toEqual(expect.arrayContaining(["ready", "dispatched"]));
 
+    // A lane (thread) and its history.
+    const laned = await t.engine.submit({
+      tenant: TENANT,
+      lane: "ci",
+      actions: [{ type: "noop" }],
+    });
+    await t.waitFor(laned.id, ["done"]);
+    const lanes = await get("/debug/actors?kind=lane");
+    expect(lanes.json.items.map((a: { id: string }) => a.id)).toContain("ci");
+    const lane = await get("/debug/actors/lane/ci");
+    expect(lane.json).toMatchObject({ kind: "lane", id: "ci" });
+    expect(lane.json.history.length).toBeGreaterThan(0);
+
     // Another client sees none of it.
     expect((await get("/debug/actors?kind=task", "key-b")).json.total).toBe(0);
     expect((await get(`/debug/actors/task/${ids[0]}`, "key-b")).status).toBe(404);
   });
 
   it("refuses a bad kind, a missing key, and bad paging", async () => {
-    expect((await get("/debug/actors?kind=lane")).status).toBe(400);
+    expect((await get("/debug/actors?kind=thread")).status).toBe(400);
     expect((await get("/debug/actors", "nope")).status).toBe(401);
     expect((await get("/debug/actors?limit=0")).status).toBe(400);
     expect((await get("/debug/machines", "nope")).status).toBe(401);

@@ -2,7 +2,7 @@
  * What the visualizer's routes read. The engine side (src/runtime/inspection.ts) is
  * passed in by the composition root; the API layer knows only this shape.
  */
-export type ActorKind = "task" | "job" | "batch" | "schedule" | "agent";
+export type ActorKind = "task" | "lane" | "job" | "batch" | "schedule" | "agent";
 
 export interface DebugActor {
   readonly kind: ActorKind;

@@ -30,7 +30,7 @@ export const DEBUG_PAGE = `<!doctype html>
 <aside>
   <form id="filters">
     <input id="key" type="password" placeholder="API key (kept in this browser)" autocomplete="off">
-    <select id="kind"><option>task</option><option>job</option><option>batch</option><option>schedule</option><option>agent</option></select>
+    <select id="kind"><option>task</option><option>lane</option><option>job</option><option>batch</option><option>schedule</option><option>agent</option></select>
     <input id="state" placeholder="state, e.g. running">
     <input id="search" placeholder="search id or name">
   </form>

@@ -11,7 +11,7 @@ import type { ApiKeys } from "../auth";
 import type { ActorKind, DebugSource } from "./debug-source";
 import { DEBUG_PAGE } from "./page";
 
-const KINDS: readonly ActorKind[] = ["task", "job", "batch", "schedule", "agent"];
+const KINDS: readonly ActorKind[] = ["task", "lane", "job", "batch", "schedule", "agent"];
 const CLIENT = decodeURIComponent(new URL("./client.ts", import.meta.url).pathname);
 
 let bundle: Promise<string> | null = null;
