@@ -19,6 +19,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { type EntityEvent, EntityKind, FINAL_TASK_STATES } from "../protocol";
+import { commitRows } from "../store/group-commit";
 import type { CommitSet, Store } from "../store/store";
 import type { AgentView, EngineStats } from "./commands";
 
@@ -63,21 +64,6 @@ interface TrackedTask {
   dispatchedAt?: number;
   /** When it first ran since it last became due. */
   runningAt?: number;
-}
-
-/** Rows a commit writes, counted as the group-commit writer counts them. */
-export function commitRows(set: CommitSet): number {
-  return (
-    set.tasks.length +
-    set.lanes.length +
-    set.batches.length +
-    set.events.length +
-    (set.schedules?.length ?? 0) +
-    (set.scheduleRuns?.length ?? 0) +
-    (set.taskLog?.length ?? 0) +
-    (set.jobs?.length ?? 0) +
-    (set.jobLog?.length ?? 0)
-  );
 }
 
 export class EngineMetrics {

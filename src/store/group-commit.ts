@@ -44,6 +44,21 @@ export interface CommitStats {
   readonly lastCommitMs: number;
 }
 
+/** How many rows a commit set writes (what the statistics and metrics count). */
+export function commitRows(set: CommitSet): number {
+  return (
+    set.tasks.length +
+    set.lanes.length +
+    set.batches.length +
+    set.events.length +
+    (set.schedules?.length ?? 0) +
+    (set.scheduleRuns?.length ?? 0) +
+    (set.taskLog?.length ?? 0) +
+    (set.jobs?.length ?? 0) +
+    (set.jobLog?.length ?? 0)
+  );
+}
+
 export class GroupCommitWriter {
   private tasks = new Map<number, () => TaskRow>();
   private lanes = new Map<string, () => LaneRow>();
@@ -277,16 +292,7 @@ export class GroupCommitWriter {
     this.inFlight = false;
     const settled = this.flightWaiters;
     this.flightWaiters = [];
-    const rows =
-      set.tasks.length +
-      set.lanes.length +
-      set.batches.length +
-      set.events.length +
-      (set.schedules?.length ?? 0) +
-      (set.scheduleRuns?.length ?? 0) +
-      (set.taskLog?.length ?? 0) +
-      (set.jobs?.length ?? 0) +
-      (set.jobLog?.length ?? 0);
+    const rows = commitRows(set);
     this.stats.commits++;
     this.stats.rows += rows;
     this.stats.lastBatchSize = rows;

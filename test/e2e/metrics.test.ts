@@ -4,30 +4,9 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { tempDir } from "../helpers/engine";
+import { sample } from "../helpers/prometheus";
 import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
 import { until } from "../helpers/until";
-
-/** The value of one sample of the Prometheus text, or undefined when absent. */
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      found[pair[1] as string] = pair[2] as string;
-    }
-    const extra = Object.keys(found).filter((key) => !(key in labels));
-    if (Object.entries(labels).every(([k, v]) => found[k] === v) && extra.length === 0) {
-      return Number(match[3]);
-    }
-  }
-  return undefined;
-}
 
 async function submit(url: string, body: unknown): Promise<{ id: number; reqId: string }> {
   const response = await fetch(`${url}/tasks`, {

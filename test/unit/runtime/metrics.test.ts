@@ -3,29 +3,7 @@ import type { EntityEvent } from "../../../src/protocol";
 import type { AgentView, EngineStats } from "../../../src/runtime/commands";
 import { EngineMetrics, instrumentStore } from "../../../src/runtime/metrics";
 import type { CommitSet, Store } from "../../../src/store/store";
-
-/** The value of one sample of the Prometheus text, or undefined when absent. */
-function sample(
-  text: string,
-  name: string,
-  labels: Record<string, string> = {},
-): number | undefined {
-  for (const line of text.split("\n")) {
-    if (line.startsWith("#")) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found: Record<string, string> = {};
-    for (const pair of (match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) {
-      found[pair[1] as string] = pair[2] as string;
-    }
-    const wanted = Object.entries(labels);
-    const extra = Object.keys(found).filter((key) => !(key in labels));
-    if (wanted.every(([key, value]) => found[key] === value) && extra.length === 0) {
-      return Number(match[3]);
-    }
-  }
-  return undefined;
-}
+import { sample } from "../../helpers/prometheus";
 
 let seq = 0;
 function task(id: number, event: string, at: number, state = event): EntityEvent {
