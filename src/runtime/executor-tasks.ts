@@ -342,7 +342,7 @@ export class ExecutorTasks implements ExecutorApi {
     });
     // A notification changes no state, so no transition logs it.
     const status = executorStatus(view.state);
-    this.append(view, "awf.task/notify", status, status, params);
+    this.appendLog(view, this.deps.clock.now(), "awf.task/notify", status, status, params);
     const deadline = view.heartbeatDeadline;
     if (deadline === null) throw new Error("an in-progress executor task has no deadline");
     return deadline;
@@ -500,7 +500,7 @@ export class ExecutorTasks implements ExecutorApi {
       (previous === "" ? { action: "awf.task/create-and-execute", params: null } : null);
     const action = cause ? cause.action : timerAction(previous, path);
     if (before === after && cause === null) return;
-    this.writeLog(context, action, before, after, cause?.params ?? null);
+    this.appendLog(context, context.updatedAt, action, before, after, cause?.params ?? null);
   }
 
   private adjust(context: TaskContext, by: number) {
@@ -526,35 +526,19 @@ export class ExecutorTasks implements ExecutorApi {
     return `${context.tenant}\u0000${definition.name}\u0000${JSON.stringify(value ?? null)}`;
   }
 
-  private append(
-    view: TaskView,
+  /** Appends one entry to a task's log (the transition or notification at `at`). */
+  private appendLog(
+    task: { readonly id: number; readonly tenant: string },
+    at: number,
     action: string,
     before: string | null,
     after: string | null,
     params: unknown,
   ) {
     this.deps.writer.appendTaskLog({
-      taskId: view.id,
-      tenant: view.tenant,
-      at: this.deps.clock.now(),
-      action,
-      statusBefore: before,
-      statusAfter: after,
-      params: params === null || params === undefined ? null : JSON.stringify(params),
-    });
-  }
-
-  private writeLog(
-    context: TaskContext,
-    action: string,
-    before: string | null,
-    after: string,
-    params: unknown,
-  ) {
-    this.deps.writer.appendTaskLog({
-      taskId: context.id,
-      tenant: context.tenant,
-      at: context.updatedAt,
+      taskId: task.id,
+      tenant: task.tenant,
+      at,
       action,
       statusBefore: before,
       statusAfter: after,
