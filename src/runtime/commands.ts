@@ -4,6 +4,7 @@
  */
 
 import type { TaskAction } from "../protocol/messages";
+import type { JobQuery } from "../store/store";
 import type { Workflow } from "./workflows";
 
 export interface TaskTimeoutsSpec {
@@ -432,19 +433,8 @@ export interface JobLogEntry {
   readonly createdAt: number;
 }
 
-export interface JobListQuery {
-  readonly client?: string;
-  /** Queue state names (scheduled, pending, queued, started, paused, broken, completed). */
-  readonly states?: readonly string[];
-  readonly failed?: boolean;
-  readonly from?: number;
-  readonly to?: number;
-  readonly search?: string;
-  readonly ids?: readonly number[];
-  readonly orderBy: "id" | "created_at" | "updated_at" | "priority" | "run_at";
-  readonly ascending: boolean;
-  readonly limit: number;
-}
+/** A job listing (GET /jobs): the store's query, filtered and ordered there. */
+export type JobListQuery = JobQuery;
 
 export interface JobChanges {
   readonly queueState?: "paused" | "broken" | "queued";
