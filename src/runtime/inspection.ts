@@ -13,8 +13,12 @@ import {
 } from "../../machines";
 import { NotFoundError } from "../errors";
 import type { Store } from "../store/store";
-import type { AgentView, EngineApi, JobsApi } from "./commands";
+import type { AgentView } from "./commands";
+import type { Engine } from "./engine";
 import { type MachineGraph, machineGraph } from "./machine-graph";
+import type { ScheduleView } from "./schedule-records";
+
+type LaneView = ReturnType<Engine["laneViews"]>[number];
 
 export type ActorKind = "task" | "lane" | "job" | "batch" | "schedule" | "agent";
 
@@ -49,26 +53,6 @@ export interface ActorQuery {
   readonly limit: number;
 }
 
-/** What the visualizer reads of a lane. */
-interface LaneLike {
-  readonly key: string;
-  readonly shared: boolean;
-  readonly state: string;
-  readonly running: number | null;
-  readonly queued: number;
-  readonly updatedAt: number;
-}
-
-/** What the visualizer reads of a periodic command. */
-interface ScheduleLike {
-  readonly id: string;
-  readonly command: string;
-  readonly state: string;
-  readonly nextAt: number | null;
-  readonly lastTickAt: number | null;
-  readonly ticks: number;
-}
-
 const HISTORY = 200;
 /** How far back a listing reaches (newest first). */
 const WINDOW = 20_000;
@@ -84,14 +68,10 @@ export class Inspection {
   };
 
   constructor(
-    private readonly engine: EngineApi & {
-      readonly jobs: JobsApi;
-      laneViews(tenant: string): readonly LaneLike[];
-      readonly periodic: {
-        list(tenant: string): Promise<readonly ScheduleLike[]>;
-        get(tenant: string, id: string): Promise<ScheduleLike>;
-      };
-    },
+    private readonly engine: Pick<
+      Engine,
+      "get" | "list" | "agents" | "getBatch" | "listBatches" | "jobs" | "periodic" | "laneViews"
+    >,
     private readonly store: Pick<Store, "entityEvents">,
   ) {}
 
@@ -249,7 +229,7 @@ export class Inspection {
   }
 }
 
-function laneSummary(lane: LaneLike): ActorSummary {
+function laneSummary(lane: LaneView): ActorSummary {
   return {
     kind: "lane",
     id: lane.key,
@@ -259,7 +239,7 @@ function laneSummary(lane: LaneLike): ActorSummary {
   };
 }
 
-function scheduleSummary(schedule: ScheduleLike): ActorSummary {
+function scheduleSummary(schedule: ScheduleView): ActorSummary {
   return {
     kind: "schedule",
     id: schedule.id,
