@@ -70,7 +70,8 @@ export const events = sqliteTable(
     at: integer("at").notNull(),
     data: text("data"),
   },
-  (t) => [index("events_entity").on(t.kind, t.entityId)],
+  // events_at: compaction deletes by age; without it every hourly run scans the journal.
+  (t) => [index("events_entity").on(t.kind, t.entityId), index("events_at").on(t.at)],
 );
 
 /** Small engine-wide values: counters, generated keys. */

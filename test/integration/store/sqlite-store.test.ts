@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,20 @@ describe("SqliteStore on disk", () => {
     expect(await second.getTask(1)).toEqual(task(1));
     expect(await second.counters()).toEqual({ taskId: 1, batchId: 0, eventSeq: 1 });
     await second.close();
+  });
+
+  it("compacts the journal by age through an index, not a scan of every event", async () => {
+    const file = join(dir, "fleetwork.db");
+    const store = new SqliteStore(file);
+    await store.migrate();
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    const plan = db
+      .query<{ detail: string }, []>("EXPLAIN QUERY PLAN DELETE FROM events WHERE at < 1")
+      .all()
+      .map((row) => row.detail);
+    db.close();
+    expect(plan.join("; ")).toMatch(/USING (COVERING )?INDEX events_at/);
   });
 
   it("refuses a file whose directory cannot be created with a ConfigError naming it", () => {
