@@ -74,6 +74,32 @@ export class UnavailableError extends FleetworkError {
   }
 }
 
+/** Why the store refused a write: what an operator has to fix. */
+export const StoreFailure = {
+  /** The disk (or the database's quota) is full: SQLITE_FULL, ENOSPC, PostgreSQL 53100. */
+  OutOfSpace: "outOfSpace",
+  /** The disk or the file system failed: SQLITE_IOERR, EIO, a read-only file system. */
+  Io: "io",
+  /** Anything else: the database is down, refused the connection, ... */
+  Other: "other",
+} as const;
+export type StoreFailure = (typeof StoreFailure)[keyof typeof StoreFailure];
+
+/**
+ * The store cannot write, so the engine takes no work it could not keep (503 in every
+ * API family). Nothing the refused request asked for was acknowledged; the engine
+ * takes work again, without a restart, as soon as a write succeeds.
+ */
+export class StoreUnavailableError extends UnavailableError {
+  constructor(
+    readonly failure: StoreFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 export class ConfigError extends FleetworkError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Config, message, options);

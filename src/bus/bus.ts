@@ -50,6 +50,12 @@ export interface Bus {
    * answer does not come in time.
    */
   request<T = unknown>(subject: string, data: unknown, options?: RequestOptions): Promise<T>;
+  /**
+   * Calls `listener` with false when the connection to the transport drops and with
+   * true when it is back; returns what stops the calls. Absent on a bus that cannot
+   * lose its transport (the embedded one).
+   */
+  onConnectionChange?(listener: (connected: boolean) => void): () => void;
   /** Resolves when everything published before it has been handed to the transport. */
   flush(): Promise<void>;
   /** Stops delivery; pending requests reject with `BusClosedError`. */

@@ -134,6 +134,14 @@ export class Batches {
     return batchView(statePath(snapshot.value), snapshot.context);
   }
 
+  /** Takes back a batch whose creation was never committed (the store refused it). */
+  withdraw(id: number): void {
+    this.actors.get(id)?.stop();
+    this.actors.delete(id);
+    this.writer.forgetBatch(id);
+    this.journal.forget(EntityKind.Batch, id);
+  }
+
   /** A finished batch leaves memory once its final state is on disk. */
   committed(id: number, state: string): void {
     if (state === "finished") this.actors.delete(id);

@@ -172,9 +172,7 @@ export class Engine implements EngineApi {
         requestDispatch: ({ context }) => this.requestDispatch(context),
         // A pulled task's executor talks to the engine, not the other way round: its
         // next call finds out what changed.
-        sendRun: ({ context }) =>
-          context.pull === undefined &&
-          this.agentLink.run(context, () => this.waitsForStart(context.id, context.execId)),
+        sendRun: ({ context }) => context.pull === undefined && this.runWhenDurable(context),
         sendCancel: ({ context }) =>
           context.pull === undefined && this.agentLink.control("cancel", context),
         sendPause: ({ context }) =>
@@ -274,6 +272,7 @@ export class Engine implements EngineApi {
     const wakeups = await store.forEachScheduled(horizon, (id, executeAt) =>
       this.timers.wakeAt(executeAt - this.deps.options.wakeLeadMs, id),
     );
+    this.watchBusConnection();
     this.agentLink.start({
       report: (agentId, report) => this.onReport(agentId, report),
       heartbeat: (heartbeat) => this.onHeartbeat(heartbeat),
@@ -348,7 +347,7 @@ export class Engine implements EngineApi {
   async submit(spec: SubmitTask): Promise<TaskView> {
     this.assertWritable();
     const view = this.createTask(spec, validateSubmit(spec, this.deps.options));
-    await this.writer.barrier();
+    await this.createdDurably([view.id]);
     return view;
   }
 
@@ -384,8 +383,43 @@ export class Engine implements EngineApi {
       views.map((view) => view.id),
       Math.max(now, options.executeAt ?? now),
     );
-    await this.writer.barrier();
+    await this.createdDurably(
+      views.map((view) => view.id),
+      batchId,
+    );
     return { batch, tasks: views };
+  }
+
+  /**
+   * Waits for new tasks (and their batch) to be durable. When the store refuses the
+   * commit, the caller is refused (503), so the tasks are taken back: left in memory
+   * they would be written and run once the store works again, though their client
+   * was told they were not taken. Nothing else can have seen them: no answer, no
+   * event and no run (see runWhenDurable) leaves before their commit.
+   */
+  private async createdDurably(taskIds: readonly number[], batchId?: number): Promise<void> {
+    try {
+      await this.writer.barrier();
+    } catch (error) {
+      for (const id of taskIds) this.withdrawTask(id);
+      if (batchId !== undefined) this.batches.withdraw(batchId);
+      throw error;
+    }
+  }
+
+  /** Takes back a task whose creation was never committed (see createdDurably). */
+  private withdrawTask(id: number) {
+    const task = this.live.get(id);
+    if (task) {
+      const { context } = task.actor.getSnapshot();
+      this.live.delete(id);
+      task.actor.stop();
+      if (context.pull !== undefined) this.pullQueues.forget(id);
+      if (context.lane !== null) this.lanes.remove(laneOwner(context), context.lane, id);
+    }
+    this.writer.forgetTask(id);
+    this.journal.forget(EntityKind.Task, id);
+    this.submitted--;
   }
 
   /** Creates the task (an actor, or a row and a wake-up when it is far ahead). */
@@ -674,8 +708,7 @@ export class Engine implements EngineApi {
 
   unavailable(): string | null {
     if (this.stopped) return "the engine is shutting down";
-    const failure = this.writer.failure;
-    return failure ? `the store cannot write: ${failure.message}` : null;
+    return this.writer.failure?.message ?? null;
   }
 
   backends(): { store: string; bus: string } {
@@ -954,15 +987,21 @@ export class Engine implements EngineApi {
 
   private async onReport(agentId: string, report: AgentReport): Promise<ReportAck> {
     const task = await this.hydrate(report.taskId);
-    if (!task) return { durable: true, ignored: true };
+    // An ignored report is answered only once memory is durable too: the state that
+    // makes it stale may be this very report's first delivery, applied in memory but
+    // not yet committed (the store failed). Answered now, the agent would drop a
+    // result a restart could still need.
+    const ignored = async (): Promise<ReportAck> => {
+      await this.writer.barrier();
+      return { durable: true, ignored: true };
+    };
+    if (!task) return ignored();
     const snapshot = task.actor.getSnapshot();
     const context = snapshot.context;
     // A finished task stays in memory until its final state is on disk; reports for
     // it (the result of a cancelled attempt, say) change nothing.
-    if (snapshot.status !== "active") return { durable: true, ignored: true };
-    if (context.execId !== report.execId || context.agentId !== agentId) {
-      return { durable: true, ignored: true };
-    }
+    if (snapshot.status !== "active") return ignored();
+    if (context.execId !== report.execId || context.agentId !== agentId) return ignored();
     const at = this.deps.clock.now();
     switch (report.kind) {
       case "started":
@@ -986,17 +1025,22 @@ export class Engine implements EngineApi {
 
   /**
    * After a hello, asks the agent which of the attempts the engine thinks it has it
-   * has never seen. The question goes on the agent's command subject, after every run
-   * sent before it, so the answer is exact: an unseen attempt that was only dispatched
-   * is sent again (it cannot run twice: the agent never had it), one that had started
-   * was lost with a restarted agent and is settled.
+   * has never seen. An unseen attempt that was only dispatched is sent again (it
+   * cannot run twice: the agent's ledger fences it), one that had started was lost
+   * with a restarted agent and is settled. "Had started" is judged when the question
+   * is asked: a dispatched attempt's run may still be on its way (it waits for its
+   * commit), reach the agent just after the question, and be running by the time the
+   * answer comes; the crash harness caught such a live attempt settled as lost.
    */
   private reconcile(agentId: string) {
     const active: string[] = [];
+    const startedWhenAsked = new Set<string>();
     for (const task of this.live.values()) {
-      const { context } = task.actor.getSnapshot();
+      const snapshot = task.actor.getSnapshot();
+      const { context } = snapshot;
       if (context.agentId === agentId && context.attemptActive && context.execId !== null) {
         active.push(context.execId);
+        if (snapshot.value !== "dispatched") startedWhenAsked.add(context.execId);
       }
     }
     if (active.length === 0) return;
@@ -1014,12 +1058,53 @@ export class Engine implements EngineApi {
         this.settleAttempts(
           agentId,
           TimeoutReason.AgentLost,
-          (execId) => unseen.has(execId),
+          (execId) => unseen.has(execId) && startedWhenAsked.has(execId),
           (snapshot) => snapshot.value !== "dispatched",
         );
       },
       (error: unknown) => this.deps.log.warn({ agentId, err: error }, "could not reconcile agent"),
     );
+  }
+
+  /**
+   * Write-ahead: an attempt goes to its agent only once the dispatch is on disk. Sent
+   * earlier, a crash or a refused commit could leave an action running for a task
+   * the store never had (or whose id a restarted engine hands out again, whose run
+   * the agent's ledger would then take for this one). While the store fails, the
+   * run waits; a task taken back meanwhile no longer waits for it.
+   */
+  private runWhenDurable(context: TaskContext) {
+    const waiting = () => this.waitsForStart(context.id, context.execId);
+    // This runs inside the DISPATCH transition, before the actor's subscriber marks the
+    // task dirty; one microtask later the dispatch itself is among the pending writes
+    // that durable() waits for (a retry has nothing else pending to wait on).
+    void Promise.resolve()
+      .then(() => this.writer.durable())
+      .then(() => {
+        if (waiting()) this.agentLink.run(context, waiting);
+      });
+  }
+
+  /**
+   * While the engine's own link to its agents is down (NATS unreachable), silence
+   * proves nothing about them: every timer is held, so no agent goes offline and no
+   * attempt times out for a deadline that passed meanwhile. Once the link is back,
+   * held deadlines get one agent heartbeat timeout of grace, in which heartbeats,
+   * outboxed reports and re-sent runs come through and move them on.
+   */
+  private watchBusConnection() {
+    const { bus, log, options } = this.deps;
+    const graceMs = options.agentHeartbeatTimeoutMs ?? 15_000;
+    bus.onConnectionChange?.((connected) => {
+      if (this.stopped) return;
+      if (connected) {
+        this.timers.release(graceMs);
+        log.info({ graceMs }, "bus back: held deadlines resume after the grace");
+      } else {
+        this.timers.hold();
+        log.warn("bus down: deadlines held until it is back");
+      }
+    });
   }
 
   /** Is the task still dispatched with this attempt, waiting for its agent to start it? */
@@ -1065,8 +1150,8 @@ export class Engine implements EngineApi {
   // ---- helpers --------------------------------------------------------------
 
   private assertWritable() {
-    const reason = this.unavailable();
-    if (reason) throw new UnavailableError(reason);
+    if (this.stopped) throw new UnavailableError("the engine is shutting down");
+    this.writer.assertWritable();
   }
 
   private view(task: LiveTask): TaskView {

@@ -274,6 +274,9 @@ export class Jobs implements JobsApi {
   // ---- commands ---------------------------------------------------------------
 
   async create(client: string, request: Parameters<JobsApi["create"]>[1]): Promise<JobView> {
+    // Refused before anything changes: a job made in memory while the store fails
+    // would be written and run once it works again, though its client got a 503.
+    this.deps.writer.assertWritable();
     const workflow = this.deps.workflows.get(request.workflow);
     const parameters = request.parameters;
     if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {

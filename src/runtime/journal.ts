@@ -49,6 +49,15 @@ export class Journal {
     this.unpublished.push({ seq, kind, id: entityId, event, state, tenant, at, data });
   }
 
+  /** Takes back the uncommitted events of an entity that was never committed. */
+  forget(kind: EntityKind, id: number | string): void {
+    const entityId = String(id);
+    this.writer.forgetEvents((row) => row.kind === kind && row.entityId === entityId);
+    this.unpublished = this.unpublished.filter(
+      (event) => !(event.kind === kind && String(event.id) === entityId),
+    );
+  }
+
   /** Publishes the events a commit made durable. */
   publishCommitted(committed: readonly EventRow[]): void {
     const last = committed[committed.length - 1];

@@ -405,7 +405,6 @@ export class Schedules {
 
   private assertWritable() {
     if (this.stopped) throw new UnavailableError("the engine is shutting down");
-    const failure = this.deps.writer.failure;
-    if (failure) throw new UnavailableError(`the store cannot write: ${failure.message}`);
+    this.deps.writer.assertWritable();
   }
 }

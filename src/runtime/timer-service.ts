@@ -22,6 +22,8 @@ export class TimerService {
   private armedFor = Number.POSITIVE_INFINITY;
   private firing = false;
   private stopped = false;
+  /** Callbacks due before this wait until it (see `hold`). */
+  private heldUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly clock: Clock,
@@ -49,6 +51,22 @@ export class TimerService {
     this.arm();
   }
 
+  /**
+   * Fires no callback until `release`: while the engine cannot hear its agents, a
+   * deadline that passes says nothing about them (heartbeats, reports and starts are
+   * held up in the same outage). Wake-ups of passivated tasks still fire.
+   */
+  hold(): void {
+    this.heldUntil = Number.POSITIVE_INFINITY;
+    this.rearm();
+  }
+
+  /** Ends a hold: callbacks that came due meanwhile fire `graceMs` from now, if still set. */
+  release(graceMs: number): void {
+    this.heldUntil = this.clock.now() + graceMs;
+    this.rearm();
+  }
+
   /** Timers waiting (including cleared ones not yet skipped). */
   get size(): { timers: number; wakeups: number } {
     return { timers: this.callbacks.size, wakeups: this.wakeHeap.size };
@@ -61,7 +79,16 @@ export class TimerService {
   }
 
   private nextDue(): number {
-    return Math.min(this.callbackHeap.peekDue(), this.wakeHeap.peekDue());
+    const callbackDue = Math.max(this.callbackHeap.peekDue(), this.heldUntil);
+    return Math.min(callbackDue, this.wakeHeap.peekDue());
+  }
+
+  /** Arms for the next due entry from scratch (a hold moved it either way). */
+  private rearm() {
+    if (this.armed !== null) this.clock.clearTimeout(this.armed);
+    this.armed = null;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    this.arm();
   }
 
   private arm() {
@@ -85,7 +112,7 @@ export class TimerService {
     try {
       for (;;) {
         const now = this.clock.now();
-        const callbackDue = this.callbackHeap.peekDue();
+        const callbackDue = Math.max(this.callbackHeap.peekDue(), this.heldUntil);
         const wakeDue = this.wakeHeap.peekDue();
         if (callbackDue > now && wakeDue > now) break;
         if (callbackDue <= wakeDue) {

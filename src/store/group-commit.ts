@@ -6,7 +6,7 @@
  * commit is in flight; whatever is marked meanwhile goes into the next one.
  * `barrier()` resolves once everything marked before the call is durable.
  */
-import { UnavailableError } from "../errors";
+import { StoreUnavailableError, UnavailableError } from "../errors";
 import { type Logger, outsideLogContext } from "../log";
 import type {
   BatchRow,
@@ -22,10 +22,20 @@ import type {
   Store,
   TaskRow,
 } from "./store";
+import { storeUnavailable } from "./store-failure";
+
+/**
+ * A meta row a retry writes when nothing else is pending: the store is known to work
+ * again only once a real write succeeds (an empty transaction would succeed on a full
+ * disk too).
+ */
+const PROBE_KEY = "storeProbe";
 
 interface Waiter {
   resolve(): void;
   reject(error: Error): void;
+  /** Waits through failed commits instead of being refused (see `durable`). */
+  readonly patient?: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -76,7 +86,8 @@ export class GroupCommitWriter {
   private inFlight = false;
   private scheduled = false;
   private closed = false;
-  private failing: Error | null = null;
+  private failing: StoreUnavailableError | null = null;
+  private probes = 0;
   private retryDelayMs: number;
   private stats = { commits: 0, rows: 0, failures: 0, lastBatchSize: 0, lastCommitMs: 0 };
 
@@ -87,9 +98,20 @@ export class GroupCommitWriter {
     this.retryDelayMs = options.retryDelayMs ?? 100;
   }
 
-  /** Null while commits succeed; the last error while the store refuses writes. */
-  get failure(): Error | null {
+  /**
+   * Null while commits succeed; while the store refuses writes, the refusal every
+   * caller gets (its `cause` is the driver's error).
+   */
+  get failure(): StoreUnavailableError | null {
     return this.failing;
+  }
+
+  /** Throws (a fresh copy of) the refusal while the store refuses writes. */
+  assertWritable(): void {
+    const failing = this.failing;
+    if (failing) {
+      throw new StoreUnavailableError(failing.failure, failing.message, { cause: failing.cause });
+    }
   }
 
   get statistics(): CommitStats {
@@ -173,6 +195,25 @@ export class GroupCommitWriter {
     this.schedule();
   }
 
+  /**
+   * Takes back a task that was never committed (its creation was refused): its row,
+   * its log entries and (with `forgetEvents`) its journal entries are not written.
+   */
+  forgetTask(id: number): void {
+    this.tasks.delete(id);
+    this.taskLog = this.taskLog.filter((entry) => entry.taskId !== id);
+  }
+
+  /** Takes back a batch that was never committed. */
+  forgetBatch(id: number): void {
+    this.batches.delete(id);
+  }
+
+  /** Takes back the pending journal entries `matches` picks. */
+  forgetEvents(matches: (event: EventRow) => boolean): void {
+    this.events = this.events.filter((event) => !matches(event));
+  }
+
   /** Resolves once everything marked before this call is on disk. */
   barrier(): Promise<void> {
     if (this.closed) return Promise.reject(new UnavailableError("the engine is shutting down"));
@@ -180,6 +221,19 @@ export class GroupCommitWriter {
     if (!dirty && !this.inFlight) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       (dirty ? this.nextWaiters : this.flightWaiters).push({ resolve, reject });
+    });
+  }
+
+  /**
+   * Like `barrier`, but waits through failed commits until what was marked before
+   * the call is on disk (or taken back): for side effects that must follow the state
+   * that causes them, whenever the store lets it be written.
+   */
+  durable(): Promise<void> {
+    if (this.pending === 0 && !this.inFlight) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject, patient: true };
+      (this.pending > 0 ? this.nextWaiters : this.flightWaiters).push(waiter);
     });
   }
 
@@ -309,20 +363,28 @@ export class GroupCommitWriter {
 
   private fail(error: unknown, waiters: Waiter[]) {
     this.stats.failures++;
-    const cause = error instanceof Error ? error : new Error(String(error));
-    if (!this.failing) this.options.log.error({ err: cause }, "store commit failed");
-    this.failing = cause;
-    const refusal = new UnavailableError(`the store cannot write: ${cause.message}`, { cause });
-    for (const w of waiters) w.reject(refusal);
+    const refusal = storeUnavailable(error);
+    if (!this.failing) {
+      this.options.log.error({ err: error, failure: refusal.failure }, refusal.message);
+    }
+    this.failing = refusal;
     // Everything still waiting was marked after the failed set and cannot be
-    // acknowledged either until a commit succeeds.
-    const later = this.nextWaiters;
+    // acknowledged either until a commit succeeds. What failed is pending again, so
+    // the patient wait for the next commit.
+    const all = waiters.concat(this.nextWaiters);
     this.nextWaiters = [];
-    for (const w of later) w.reject(refusal);
+    for (const w of all) {
+      if (w.patient) this.nextWaiters.push(w);
+      else w.reject(refusal);
+    }
     const delay = this.retryDelayMs;
     this.retryDelayMs = Math.min(5_000, this.retryDelayMs * 2);
     const timer = setTimeout(() => {
-      if (!this.closed && !this.inFlight) void this.commitPending();
+      if (this.closed || this.inFlight) return;
+      // What failed may have been taken back (a refused creation): still, only a
+      // real write shows that the store works again.
+      if (this.pending === 0) this.meta.set(PROBE_KEY, String(++this.probes));
+      void this.commitPending();
     }, delay);
     timer.unref?.();
   }
