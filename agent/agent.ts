@@ -148,7 +148,7 @@ export class Agent {
       instances: (this.options.instances ?? []).map((instance) => ({ ...instance })),
       running: this.ledger.runningIds(),
     };
-    bus.request(subjects.hello(), hello).catch((error: unknown) => {
+    bus.request(subjects.hello(id), hello).catch((error: unknown) => {
       log.debug({ err: error }, "hello not answered");
     });
   }

@@ -204,6 +204,12 @@ async function readZip(
       } catch (error) {
         throw new CorruptArchiveError(error);
       }
+      // A zip whose headers understate an entry's size makes yauzl's byte counter fail
+      // the stream; the reader below gets that error, but the stream emits it again
+      // after the reader has stopped listening, and an 'error' nobody listens to would
+      // end the agent. The reader still sees every error: this listener only keeps the
+      // repeat from becoming an uncaught exception.
+      stream.on("error", () => {});
       const onAbort = () => stream.destroy(new Error("cancelled"));
       signal?.addEventListener("abort", onAbort, { once: true });
       try {

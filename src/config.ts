@@ -12,6 +12,37 @@ import { ConfigError } from "./errors";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/**
+ * How a NATS client (the engine, or an agent) proves who it is and whether it speaks
+ * TLS; the shape of the NATS bus's own options, so it is passed on as it is. See
+ * docs/nats-security.md.
+ */
+export const NatsClientSchema = T.Object(
+  {
+    /** FW_NATS_USER, or the user in FW_NATS_URL. @default none */
+    user: T.Optional(T.String({ minLength: 1 })),
+    /** FW_NATS_PASSWORD, FW_NATS_PASSWORD_FILE's first line, or the URL's. @default none */
+    pass: T.Optional(T.String()),
+    /**
+     * TLS, required when FW_NATS_URL is tls:// or any FW_NATS_TLS_* file is set:
+     * FW_NATS_TLS_CA (the CA to trust), FW_NATS_TLS_CERT and FW_NATS_TLS_KEY (a client
+     * certificate). @default none: TLS only when the server asks for it
+     */
+    tls: T.Optional(
+      T.Object(
+        {
+          caFile: T.Optional(T.String({ minLength: 1 })),
+          certFile: T.Optional(T.String({ minLength: 1 })),
+          keyFile: T.Optional(T.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type NatsClientConfig = Readonly<Static<typeof NatsClientSchema>>;
+
 export const ConfigSchema = T.Object({
   /** HTTP port; 0 picks a free one. @default 8080 */
   port: T.Integer({ minimum: 0, maximum: 65_535 }),
@@ -21,8 +52,10 @@ export const ConfigSchema = T.Object({
   dataDir: T.String({ minLength: 1 }),
   /** postgres://… selects PostgreSQL; unset keeps SQLite in dataDir. */
   databaseUrl: T.Union([T.String(), T.Null()]),
-  /** Unset: embedded bus and a local agent, no NATS server needed. */
+  /** Unset: embedded bus and a local agent, no NATS server needed. Never holds a password. */
   natsUrl: T.Union([T.String(), T.Null()]),
+  /** The engine's NATS credentials and TLS. @default none */
+  natsClient: NatsClientSchema,
   /** `client:key` pairs. */
   apiKeys: T.Array(T.Object({ client: T.String(), key: T.String() })),
   logLevel: T.Union(LOG_LEVELS.map((level) => T.Literal(level))),
@@ -57,6 +90,25 @@ export const ConfigSchema = T.Object({
   inspect: T.Union([T.String({ pattern: "^wss?://[^\\s]+$" }), T.Null()]),
   /** `GET /metrics` without an API key (for a scraper on a trusted network). @default false */
   metricsOpen: T.Boolean(),
+  /**
+   * FW_MAX_BODY_BYTES: larger request bodies are refused with 413 on every route,
+   * without being read. @default 1048576 (1 MiB)
+   */
+  maxBodyBytes: T.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 }),
+  /**
+   * FW_RATE_LIMIT, `<requests per second>[/<burst>]` per API client (per remote address
+   * without a valid key); `0` turns it off. Over it: 429 with Retry-After.
+   * @default 5000/10000 (the executor bench drives about 3,000 requests/s from one client)
+   */
+  rateLimit: T.Union([
+    T.Object({ perSecond: T.Number({ exclusiveMinimum: 0 }), burst: T.Integer({ minimum: 1 }) }),
+    T.Null(),
+  ]),
+  /**
+   * FW_IDLE_TIMEOUT_S: seconds a connection may stay silent in a request before the
+   * server closes it (slow clients); SSE streams lift it for themselves. @default 10
+   */
+  idleTimeoutSeconds: T.Integer({ minimum: 1, maximum: 255 }),
 });
 export type Config = Readonly<Static<typeof ConfigSchema>>;
 
@@ -92,6 +144,24 @@ function parseApiKeys(raw: string | undefined): { client: string; key: string }[
   });
 }
 
+/** The default FW_RATE_LIMIT; see the README's "Limits" for why. */
+const DEFAULT_RATE_LIMIT = { perSecond: 5_000, burst: 10_000 } as const;
+
+/** `<requests per second>[/<burst>]`, `0` for none; the burst defaults to twice the rate. */
+function rateLimit(raw: string | undefined): { perSecond: number; burst: number } | null {
+  if (raw === undefined || raw === "") return { ...DEFAULT_RATE_LIMIT };
+  const match = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(raw.trim());
+  const perSecond = Number(match?.[1]);
+  if (match && perSecond === 0 && match[2] === undefined) return null;
+  const burst = match?.[2] === undefined ? Math.ceil(perSecond * 2) : Number(match[2]);
+  if (!match || !(perSecond > 0) || !(burst >= 1)) {
+    throw new ConfigError(
+      `FW_RATE_LIMIT must be <requests per second>[/<burst>] (e.g. 100/200), or 0 for no limit; got "${raw}"`,
+    );
+  }
+  return { perSecond, burst };
+}
+
 function inspectUrl(raw: string | undefined): string | null {
   if (!raw) return null;
   if (!/^wss?:\/\/\S+$/.test(raw)) {
@@ -116,6 +186,107 @@ function databaseUrl(raw: string | undefined): string | null {
     );
   }
   return raw;
+}
+
+/** A PEM file for TLS: readable, and PEM, or one line that says which and why. */
+function pemFile(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  const path = resolve(raw);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${name} ${path} cannot be read: ${(error as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN ")) {
+    throw new ConfigError(`${name} ${path} is not a PEM file (no "-----BEGIN" line)`);
+  }
+  return path;
+}
+
+/** FW_NATS_PASSWORD, or the first line of FW_NATS_PASSWORD_FILE (kept out of `ps`). */
+function natsPassword(env: Env): string | undefined {
+  const file = env.FW_NATS_PASSWORD_FILE;
+  if (file && env.FW_NATS_PASSWORD) {
+    throw new ConfigError("set FW_NATS_PASSWORD or FW_NATS_PASSWORD_FILE, not both");
+  }
+  if (!file) return env.FW_NATS_PASSWORD || undefined;
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `FW_NATS_PASSWORD_FILE ${resolve(file)} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  const password = text.split(/\r?\n/)[0] ?? "";
+  if (password === "") throw new ConfigError(`FW_NATS_PASSWORD_FILE ${resolve(file)} is empty`);
+  return password;
+}
+
+const NATS_URL_PATTERN = /^(?:([A-Za-z][A-Za-z0-9+.-]*):\/\/)?(?:([^@/]*)@)?([^@/]+?)\/?$/;
+
+/**
+ * The NATS URL without its credentials (so it can be logged), and the client options:
+ * credentials from the URL or FW_NATS_USER / FW_NATS_PASSWORD(_FILE), TLS from a tls://
+ * URL or FW_NATS_TLS_CA / _CERT / _KEY. Every mistake is one line naming the variable.
+ */
+export function natsConnection(
+  env: Env,
+  rawUrl: string | undefined,
+): { url: string | null; client: NatsClientConfig } {
+  const user = env.FW_NATS_USER || undefined;
+  const password = natsPassword(env);
+  const tlsFiles = {
+    caFile: pemFile(env, "FW_NATS_TLS_CA"),
+    certFile: pemFile(env, "FW_NATS_TLS_CERT"),
+    keyFile: pemFile(env, "FW_NATS_TLS_KEY"),
+  };
+  if (!rawUrl) {
+    const set = ["FW_NATS_USER", "FW_NATS_PASSWORD", "FW_NATS_PASSWORD_FILE", "FW_NATS_TLS_CA"]
+      .concat(["FW_NATS_TLS_CERT", "FW_NATS_TLS_KEY"])
+      .find((name) => env[name]);
+    if (set) throw new ConfigError(`${set} is set but FW_NATS_URL is not`);
+    return { url: null, client: {} };
+  }
+  const match = NATS_URL_PATTERN.exec(rawUrl.trim());
+  if (!match) {
+    throw new ConfigError(
+      `FW_NATS_URL must look like nats://[user:password@]host:port, got "${rawUrl}"`,
+    );
+  }
+  const [, scheme = "nats", userInfo, hostPort = ""] = match;
+  if (scheme !== "nats" && scheme !== "tls") {
+    throw new ConfigError(
+      `FW_NATS_URL scheme ${scheme} is not supported (use nats:// or tls://), got "${rawUrl}"`,
+    );
+  }
+  const client: { user?: string; pass?: string; tls?: NatsClientConfig["tls"] } = {};
+  if (userInfo !== undefined) {
+    if (user || password) {
+      throw new ConfigError(
+        "NATS credentials are given twice: in FW_NATS_URL and in FW_NATS_USER/FW_NATS_PASSWORD",
+      );
+    }
+    const colon = userInfo.indexOf(":");
+    const urlUser = decodeURIComponent(colon < 0 ? userInfo : userInfo.slice(0, colon));
+    if (urlUser === "") throw new ConfigError("FW_NATS_URL names a password but no user");
+    client.user = urlUser;
+    if (colon >= 0) client.pass = decodeURIComponent(userInfo.slice(colon + 1));
+  } else {
+    if (password !== undefined && user === undefined) {
+      throw new ConfigError("FW_NATS_PASSWORD needs FW_NATS_USER");
+    }
+    if (user !== undefined) client.user = user;
+    if (password !== undefined) client.pass = password;
+  }
+  if ((tlsFiles.certFile === undefined) !== (tlsFiles.keyFile === undefined)) {
+    throw new ConfigError("FW_NATS_TLS_CERT and FW_NATS_TLS_KEY go together: set both or neither");
+  }
+  const files = Object.entries(tlsFiles).filter(([, path]) => path !== undefined);
+  if (scheme === "tls" || files.length > 0) client.tls = Object.fromEntries(files);
+  return { url: `${scheme}://${hostPort}`, client };
 }
 
 /** Reads `--flag value` and `--flag=value` pairs that override the environment. */
@@ -149,12 +320,14 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     merged[name] = value;
   }
   const logLevel = merged.FW_LOG_LEVEL || "info";
+  const nats = natsConnection(merged, merged.FW_NATS_URL);
   const config = {
     port: integer(merged, "PORT", 8080),
     host: merged.HOST || "0.0.0.0",
     dataDir: resolve(merged.FW_DATA_DIR || "./data"),
     databaseUrl: databaseUrl(merged.FW_DATABASE_URL),
-    natsUrl: merged.FW_NATS_URL || null,
+    natsUrl: nats.url,
+    natsClient: nats.client,
     apiKeys: parseApiKeys(merged.FW_API_KEYS),
     logLevel,
     logPretty: merged.FW_LOG_PRETTY ? merged.FW_LOG_PRETTY === "1" : isTty,
@@ -173,6 +346,9 @@ export function loadConfig(env: Env, argv: readonly string[] = [], isTty = false
     workflowsDirSet: Boolean(merged.FW_WORKFLOWS_DIR),
     inspect: inspectUrl(merged.FW_INSPECT),
     metricsOpen: flag(merged, "FW_METRICS_OPEN"),
+    maxBodyBytes: integer(merged, "FW_MAX_BODY_BYTES", 1024 * 1024),
+    rateLimit: rateLimit(merged.FW_RATE_LIMIT),
+    idleTimeoutSeconds: integer(merged, "FW_IDLE_TIMEOUT_S", 10),
   };
   if (!Value.Check(ConfigSchema, config)) {
     const error = Value.Errors(ConfigSchema, config).First();
@@ -225,7 +401,10 @@ export const AgentFileSchema = T.Object(
 
 export interface AgentConfig {
   readonly id: string;
+  /** Never holds a password. */
   readonly natsUrl: string;
+  /** The agent's own NATS credentials and TLS (FW_NATS_USER, FW_NATS_TLS_CA, ...). */
+  readonly natsClient: NatsClientConfig;
   readonly labels: Readonly<Record<string, string>>;
   /** null: every action except exec. */
   readonly actions: readonly string[] | null;
@@ -290,8 +469,10 @@ export function loadAgentConfig(
     }
     file = parsed;
   }
-  const natsUrl = given.nats ?? env.FW_NATS_URL;
-  if (!natsUrl) throw new ConfigError("the agent needs --nats <url> (or FW_NATS_URL)");
+  const rawNatsUrl = given.nats ?? env.FW_NATS_URL;
+  if (!rawNatsUrl) throw new ConfigError("the agent needs --nats <url> (or FW_NATS_URL)");
+  const nats = natsConnection(env, rawNatsUrl);
+  const natsUrl = nats.url ?? rawNatsUrl;
   const id = given.id ?? env.FW_AGENT_ID ?? file.id;
   if (!id) throw new ConfigError("the agent needs --id <agentId> (or id in its config file)");
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(id)) {
@@ -305,6 +486,7 @@ export function loadAgentConfig(
   return Object.freeze({
     id,
     natsUrl,
+    natsClient: nats.client,
     labels: file.labels ?? {},
     actions: file.actions ?? null,
     instances: file.instances ?? [],

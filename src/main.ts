@@ -32,7 +32,7 @@ import { type Clock, systemClock } from "./clock";
 import { type AgentConfig, type Config, readConfigFile } from "./config";
 import { ConfigError, InvalidInputError } from "./errors";
 import { createRootLogger, enterLogContext, type Logger } from "./log";
-import { type EntityEvent, EntityKind, patterns, subjects } from "./protocol";
+import { type EntityEvent, patterns, subjects } from "./protocol";
 import type { TaskDefinitionInput } from "./runtime/commands";
 import { Engine } from "./runtime/engine";
 import { Inspection } from "./runtime/inspection";
@@ -177,6 +177,7 @@ export async function startServer(
       const nats = await NatsBus.connect({
         servers: config.natsUrl,
         name: "fleetwork-engine",
+        ...config.natsClient,
         log: log.child({ scope: "nats" }),
         onReconnect: () => metrics.busReconnected(),
       });
@@ -266,6 +267,9 @@ export async function startServer(
     openApiAssets: openApiAssets(),
     metrics,
     metricsOpen: config.metricsOpen,
+    maxBodyBytes: config.maxBodyBytes,
+    rateLimit: config.rateLimit,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
     enterLogContext,
   });
   let stopped = false;
@@ -351,18 +355,21 @@ export async function startAgent(config: AgentConfig): Promise<AgentProcess> {
     bus = await NatsBus.connect({
       servers: config.natsUrl,
       name: `fleetwork-agent-${config.id}`,
+      ...config.natsClient,
+      // Its own inbox, so its permissions can keep it out of everyone else's replies.
+      inboxPrefix: subjects.agentInbox(config.id),
       log: log.child({ scope: "nats" }),
     });
   } catch (error) {
-    throw new ConfigError(`cannot reach NATS at ${config.natsUrl}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    // The bus's message already names the server and the reason.
+    throw new ConfigError((error as Error).message, { cause: error });
   }
   const state = new SqliteAgentState(config.stateDir);
   onInstanceExit = (instanceId, code, signal) => {
     log.warn({ instanceId, code, signal }, "instance exited on its own");
     try {
-      bus.publish(subjects.event(EntityKind.Agent, config.id, "instanceExited"), {
+      // The engine relays it as an event: agents may not publish events themselves.
+      bus.publish(subjects.instanceExit(config.id), {
         agentId: config.id,
         instanceId,
         code,
@@ -384,6 +391,18 @@ export async function startAgent(config: AgentConfig): Promise<AgentProcess> {
     state,
   });
   agent.start();
+  // Credentials that may not read this agent's commands (another agent's, say) would
+  // leave it running deaf: stop with one line instead.
+  await bus.flush().catch(() => {});
+  const refused = bus.refusedSubscriptions;
+  if (refused.length > 0) {
+    await agent.stop(0);
+    await bus.close();
+    state.close();
+    throw new ConfigError(
+      `NATS user "${config.natsClient.user ?? ""}" may not subscribe to ${refused.join(", ")}: use agent ${config.id}'s own credentials`,
+    );
+  }
   let stopped = false;
   return {
     agent,

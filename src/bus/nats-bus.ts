@@ -9,6 +9,7 @@
  * connection is active for publishers on other connections only after `flush()`.
  */
 import {
+  AuthorizationError,
   ClosedConnectionError,
   connect,
   DrainingConnectionError,
@@ -17,6 +18,7 @@ import {
   type NatsConnection,
   type Subscription as NatsSubscription,
   type NodeConnectionOptions,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
 } from "@nats-io/transport-node";
@@ -44,6 +46,16 @@ import { isValidPattern, isValidQueueName, isValidSubject } from "./subject";
 /** How long close() lets the drain run before it closes the connection outright. */
 export const DRAIN_TIMEOUT_MS = 5000;
 
+/** TLS for the connection: any of these (even none) means the server must speak TLS. */
+export interface NatsTlsOptions {
+  /** PEM CA certificate(s) the server's certificate must chain to. @default the system CAs */
+  readonly caFile?: string;
+  /** PEM client certificate, for servers that verify clients (`verify: true`). @default undefined */
+  readonly certFile?: string;
+  /** PEM private key of `certFile`. @default undefined */
+  readonly keyFile?: string;
+}
+
 export interface NatsBusOptions {
   /** One or more `host:port` or `nats://` URLs. */
   readonly servers: string | string[];
@@ -55,6 +67,14 @@ export interface NatsBusOptions {
   readonly pass?: string;
   /** For servers that require a token. @default undefined */
   readonly token?: string;
+  /** Require TLS, trusting these files. @default undefined: TLS only if the server asks */
+  readonly tls?: NatsTlsOptions;
+  /**
+   * Where replies to this connection's requests go. An agent uses its own
+   * (`subjects.agentInbox`), so its permissions can keep it out of everyone else's.
+   * @default "_INBOX"
+   */
+  readonly inboxPrefix?: string;
   /** Where connection changes and handler errors are logged. @default silentLogger */
   readonly log?: Logger;
   /** Reconnect attempts per server before giving up; -1 never gives up. @default -1 */
@@ -82,6 +102,21 @@ function encode(data: unknown): Uint8Array {
 
 function decode(msg: Msg): unknown {
   return msg.data.length === 0 ? undefined : msg.json<unknown>();
+}
+
+/** Why a connection was refused, in words that name what to fix. */
+function connectFailure(error: unknown, options: NatsBusOptions): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof AuthorizationError || /authorization violation/i.test(message)) {
+    const who = options.user === undefined ? "no user" : `user "${options.user}"`;
+    return `the server refused the credentials (${who}): authorization violation`;
+  }
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : undefined;
+  const tls = [message, cause?.message ?? ""].find((text) =>
+    /certificate|self[- ]signed|TLS|SSL|handshake/i.test(text),
+  );
+  if (tls !== undefined) return `TLS failed: ${tls}`;
+  return message;
 }
 
 function checkSubject(subject: string): void {
@@ -118,6 +153,9 @@ export class NatsBus implements Bus {
   private isConnected = true;
   private reconnectCount = 0;
   private errorCount = 0;
+  private readonly connectionListeners = new Set<(connected: boolean) => void>();
+  /** Patterns the server refused to subscribe this connection to (its permissions). */
+  private readonly refused = new Set<string>();
   /** Pending requests, by the function that rejects them. */
   private readonly requests = new Set<(error: Error) => void>();
 
@@ -146,20 +184,34 @@ export class NatsBus implements Bus {
     if (options.user !== undefined) connectOptions.user = options.user;
     if (options.pass !== undefined) connectOptions.pass = options.pass;
     if (options.token !== undefined) connectOptions.token = options.token;
+    if (options.inboxPrefix !== undefined) connectOptions.inboxPrefix = options.inboxPrefix;
+    if (options.tls !== undefined) connectOptions.tls = { ...options.tls };
     let nc: NatsConnection;
     try {
       nc = await connect(connectOptions);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
       throw new UnavailableError(
-        `cannot connect to NATS at ${String(options.servers)}: ${message}`,
-        {
-          cause: error,
-        },
+        `cannot connect to NATS at ${String(options.servers)}: ${connectFailure(error, options)}`,
+        { cause: error },
       );
     }
     log.info({ server: nc.getServer() }, "connected to NATS");
     return new NatsBus(nc, log, options.onReconnect);
+  }
+
+  onConnectionChange(listener: (connected: boolean) => void): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+
+  private connectionChanged(connected: boolean) {
+    for (const listener of this.connectionListeners) {
+      try {
+        listener(connected);
+      } catch (error) {
+        this.log.warn({ err: error }, "connection listener failed");
+      }
+    }
   }
 
   /** How many times the connection came back after losing its server. */
@@ -170,6 +222,14 @@ export class NatsBus implements Bus {
   /** Whether the connection is up right now (false while reconnecting and after close). */
   get connected(): boolean {
     return this.isConnected && !this.closed && !this.natsConnection.isClosed();
+  }
+
+  /**
+   * Patterns the server refused this connection (a permissions violation). A refusal
+   * arrives before the answer to a `flush()` made after the subscription.
+   */
+  get refusedSubscriptions(): string[] {
+    return [...this.refused];
   }
 
   /** How many handler errors the bus has caught. */
@@ -212,6 +272,7 @@ export class NatsBus implements Bus {
           if (error !== null) {
             // Terminal for this subscription (a permissions violation, say).
             this.log.error({ err: error, pattern, queue }, "NATS ended a subscription");
+            if (error instanceof PermissionViolationError) this.refused.add(pattern);
             entry.active = false;
             return;
           }
@@ -367,11 +428,13 @@ export class NatsBus implements Bus {
         case "disconnect":
           this.isConnected = false;
           this.log.warn({ server: status.server }, "disconnected from NATS");
+          this.connectionChanged(false);
           break;
         case "reconnect":
           this.isConnected = true;
           this.reconnectCount++;
           this.log.info({ server: status.server }, "reconnected to NATS");
+          this.connectionChanged(true);
           try {
             this.onReconnect?.(status.server);
           } catch (error) {

@@ -122,6 +122,20 @@ export const AgentHeartbeat = T.Object({
 });
 export type AgentHeartbeat = Static<typeof AgentHeartbeat>;
 
+/**
+ * agent → engine on `fw.agent.<id>.instance-exit`: an application instance exited on
+ * its own. The engine relays it as the event `fw.events.agent.<id>.instanceExited`
+ * (agents may not publish events themselves).
+ */
+export const InstanceExit = T.Object({
+  agentId: AgentId,
+  instanceId: T.String(),
+  code: T.Union([T.Integer(), T.Null()]),
+  signal: T.Union([T.String(), T.Null()]),
+  at: T.Number(),
+});
+export type InstanceExit = Static<typeof InstanceExit>;
+
 /** engine → subscribers on `fw.events.<kind>.<id>.<event>`. */
 export interface EntityEvent {
   readonly seq: number;

@@ -1,8 +1,15 @@
 /**
  * The engine's side of the agent protocol: commands out on `fw.agent.<id>.cmd`,
- * reports in on `fw.report.<id>`, hello and heartbeats in on `fw.agent.hello` and
- * `fw.agent.<id>.heartbeat`.
- * Reports are validated here; what they mean for a task is the engine's business.
+ * reports in on `fw.report.<id>`, hello and heartbeats in on `fw.agent.<id>.hello` and
+ * `fw.agent.<id>.heartbeat`, instance exits in on `fw.agent.<id>.instance-exit` (relayed
+ * as events, which agents may not publish).
+ *
+ * Who sent a message is the agent id in its subject: with the NATS permissions of
+ * deploy/nats/ an agent can publish only on its own subjects, so the subject is what the
+ * server vouches for. A hello, heartbeat or instance exit whose body names another agent
+ * is refused; a report names no agent, and the engine takes it only for a task that
+ * agent runs. Reports are validated here; what they mean for a task is the engine's
+ * business.
  */
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import type { TaskContext } from "../../machines";
@@ -13,7 +20,10 @@ import {
   AgentHeartbeat,
   AgentHello,
   AgentReport,
+  agentIdOfSubject,
   type CommandReply,
+  EntityKind,
+  InstanceExit,
   patterns,
   type ReportAck,
   type RunCommand,
@@ -26,6 +36,7 @@ const RUN_RETRY_FIRST_MS = 100;
 const RUN_RETRY_MAX_MS = 2_000;
 const heartbeatCheck = TypeCompiler.Compile(AgentHeartbeat);
 const helloCheck = TypeCompiler.Compile(AgentHello);
+const instanceExitCheck = TypeCompiler.Compile(InstanceExit);
 
 export interface AgentLinkHandlers {
   /** Resolves with the answer for the agent, once the report is durable. */
@@ -54,7 +65,7 @@ export class AgentLink {
       this.bus.subscribe(
         patterns.reports,
         (message) => {
-          const agentId = message.subject.slice(message.subject.lastIndexOf(".") + 1);
+          const agentId = agentIdOfSubject(message.subject);
           if (!reportCheck.Check(message.data)) {
             this.log.warn({ agentId }, "malformed report ignored");
             message.respond?.({ durable: false, ignored: true } satisfies ReportAck);
@@ -71,11 +82,16 @@ export class AgentLink {
         { queue: "fw-engine" },
       ),
       this.bus.subscribe(
-        subjects.hello(),
+        patterns.hellos,
         (message) => {
           if (!helloCheck.Check(message.data)) {
             const first = helloCheck.Errors(message.data).First();
             message.respond?.({ ok: false, message: `malformed hello at ${first?.path}` });
+            return;
+          }
+          const refused = this.spokeForAnother(message.subject, message.data.agentId, "hello");
+          if (refused !== undefined) {
+            message.respond?.({ ok: false, message: refused });
             return;
           }
           handlers.hello(message.data);
@@ -86,14 +102,32 @@ export class AgentLink {
       this.bus.subscribe(
         patterns.heartbeats,
         (message) => {
-          if (heartbeatCheck.Check(message.data)) handlers.heartbeat(message.data);
+          if (!heartbeatCheck.Check(message.data)) return;
+          if (this.spokeForAnother(message.subject, message.data.agentId, "heartbeat")) return;
+          handlers.heartbeat(message.data);
+        },
+        { queue: "fw-engine" },
+      ),
+      this.bus.subscribe(
+        patterns.instanceExits,
+        (message) => {
+          if (!instanceExitCheck.Check(message.data)) return;
+          const exit = message.data;
+          if (this.spokeForAnother(message.subject, exit.agentId, "instance exit")) return;
+          try {
+            this.bus.publish(
+              subjects.event(EntityKind.Agent, exit.agentId, "instanceExited"),
+              exit,
+            );
+          } catch (error) {
+            this.log.debug({ err: error, agentId: exit.agentId }, "instance exit not relayed");
+          }
         },
         { queue: "fw-engine" },
       ),
     );
   }
 
-  /** Sends the task's current attempt to its agent. */
   /**
    * Sends the task's current attempt to its agent. A run that does not get through
    * (no agent listening, NATS down, no answer) is sent again with backoff for as long
@@ -174,5 +208,16 @@ export class AgentLink {
         undelivered();
       },
     );
+  }
+
+  /**
+   * Why a message is refused when its body names another agent than its subject (the
+   * sender's own, as NATS permissions see it); undefined when they agree.
+   */
+  private spokeForAnother(subject: string, claimed: string, what: string): string | undefined {
+    const sender = agentIdOfSubject(subject);
+    if (sender === claimed) return undefined;
+    this.log.warn({ subject, sender, claimed }, `${what} for another agent refused`);
+    return `${what} on ${subject} names agent ${claimed}: an agent speaks only for itself`;
   }
 }

@@ -16,6 +16,12 @@ export interface AgentProcessOptions {
   readonly config: Record<string, unknown>;
   readonly logLevel?: string;
   readonly env?: Record<string, string>;
+  /**
+   * `"pipe"` makes the agent's stdout and stderr readable on the returned child (to
+   * count the lines it logs); nobody reads them otherwise, so they are dropped.
+   * @default "ignore"
+   */
+  readonly output?: "ignore" | "pipe";
 }
 
 export function startAgentProcess(options: AgentProcessOptions): ChildProcess {
@@ -37,6 +43,10 @@ export function startAgentProcess(options: AgentProcessOptions): ChildProcess {
       "--log-level",
       options.logLevel ?? "info",
     ],
-    { cwd: REPO, stdio: "ignore", env: { ...process.env, FW_LOG_PRETTY: "0", ...options.env } },
+    {
+      cwd: REPO,
+      stdio: ["ignore", options.output ?? "ignore", options.output ?? "ignore"],
+      env: { ...process.env, FW_LOG_PRETTY: "0", ...options.env },
+    },
   );
 }

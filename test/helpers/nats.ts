@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { AuthorizationError, connect, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { findOrInstall } from "./apt";
 import { freePort } from "./free-port";
 
@@ -24,6 +24,27 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** Ends the server and starts it again on the same port with the same store. */
   restart(): Promise<void>;
+  /** Ends the server (SIGTERM) but keeps its port and store dir for `resume()`: an outage. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port with the same store. */
+  resume(): Promise<void>;
+}
+
+/** How to start a server that is not the default one. */
+export interface NatsStartOptions {
+  /**
+   * A configuration file (`-c`), e.g. deploy/nats/nats-server.conf. Address and port
+   * are still the test's own; JetStream and its store dir are the file's business.
+   * @default none: JetStream on, a temporary store, no auth
+   */
+  readonly config?: string;
+  /** Added to the server's environment (the variables the config file reads). */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Connection options for the readiness probe, e.g. `{ tls: { caFile } }` for a TLS
+   * server. A server that refuses the probe's credentials counts as ready: it answered.
+   */
+  readonly probe?: Partial<NodeConnectionOptions>;
 }
 
 const START_TIMEOUT_MS = 20_000;
@@ -67,10 +88,21 @@ interface Running {
   output(): string;
 }
 
-function spawnServer(bin: string, port: number, storeDir: string): Running {
+function spawnServer(
+  bin: string,
+  port: number,
+  storeDir: string,
+  options: NatsStartOptions = {},
+): Running {
   installExitHook();
-  const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+  const where = ["-a", "127.0.0.1", "-p", String(port)];
+  const args =
+    options.config === undefined
+      ? [...where, "-js", "-sd", storeDir]
+      : ["-c", options.config, ...where];
+  const child = spawn(bin, args, {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
   });
   live.add(child);
   let output = "";
@@ -107,15 +139,21 @@ function pause(server: Running, ms: number): Promise<void> {
 }
 
 /** True once a client completes a handshake; false if the server exits first. */
-async function waitReady(server: Running, url: string, deadline: number): Promise<boolean> {
+async function waitReady(
+  server: Running,
+  url: string,
+  deadline: number,
+  probe: Partial<NodeConnectionOptions> = {},
+): Promise<boolean> {
   let last: unknown;
   for (;;) {
     if (server.hasExited()) return false;
     try {
-      const nc = await connect({ servers: url, reconnect: false, timeout: 1_000 });
+      const nc = await connect({ servers: url, reconnect: false, timeout: 1_000, ...probe });
       await nc.close();
       return true;
     } catch (error) {
+      if (error instanceof AuthorizationError) return true;
       last = error;
     }
     if (Date.now() > deadline) {
@@ -148,15 +186,20 @@ async function terminate(server: Running): Promise<void> {
 const portTaken = (output: string) => /address already in use/i.test(output);
 
 /** Starts on `port`; undefined when the port was taken, so the caller may pick another. */
-async function startOn(bin: string, port: number, storeDir: string): Promise<Running | undefined> {
-  const server = spawnServer(bin, port, storeDir);
+async function startOn(
+  bin: string,
+  port: number,
+  storeDir: string,
+  options: NatsStartOptions = {},
+): Promise<Running | undefined> {
+  const server = spawnServer(bin, port, storeDir, options);
   const url = `nats://127.0.0.1:${port}`;
-  if (await waitReady(server, url, Date.now() + START_TIMEOUT_MS)) return server;
+  if (await waitReady(server, url, Date.now() + START_TIMEOUT_MS, options.probe)) return server;
   if (portTaken(server.output())) return undefined;
   throw new Error(`nats-server exited before it was ready:\n${server.output()}`);
 }
 
-export async function startNats(): Promise<NatsServer> {
+export async function startNats(options: NatsStartOptions = {}): Promise<NatsServer> {
   const bin = await binary();
   const storeDir = mkdtempSync(join(tmpdir(), "fw-nats-"));
   try {
@@ -166,7 +209,7 @@ export async function startNats(): Promise<NatsServer> {
       if (attempt > PORT_ATTEMPTS) throw new Error("nats-server found no free port");
       // Another process may take the port between freePort() and the server's bind.
       port = await freePort();
-      server = await startOn(bin, port, storeDir);
+      server = await startOn(bin, port, storeDir, options);
     }
     let current: Running = server;
     const url = `nats://127.0.0.1:${port}`;
@@ -177,13 +220,20 @@ export async function startNats(): Promise<NatsServer> {
         await terminate(current);
         rmSync(storeDir, { recursive: true, force: true });
       },
+      async halt() {
+        await terminate(current);
+      },
+      async resume(this: NatsServer) {
+        if (!current.hasExited()) return;
+        await this.restart();
+      },
       async restart() {
         await terminate(current);
         // Clients reconnect to the URL they know, so the port must not change. Someone
         // grabbing it in between is possible but brief; try again until the deadline.
         const deadline = Date.now() + START_TIMEOUT_MS;
         for (;;) {
-          const next = await startOn(bin, port, storeDir);
+          const next = await startOn(bin, port, storeDir, options);
           if (next !== undefined) {
             current = next;
             return;

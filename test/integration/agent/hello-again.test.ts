@@ -14,7 +14,7 @@ describe("an agent asked to say hello again", () => {
   it("announces its labels and capabilities once more", async () => {
     const bus = new EmbeddedBus();
     const hellos: AgentHello[] = [];
-    bus.subscribe<AgentHello>(subjects.hello(), (message) => {
+    bus.subscribe<AgentHello>(subjects.hello("edge-1"), (message) => {
       hellos.push(message.data);
       message.respond?.({ ok: true });
     });

@@ -128,6 +128,20 @@ function renameInZip(zip: Buffer, from: string, to: string): Buffer {
   return Buffer.from(zip.toString("latin1").replaceAll(from, to), "latin1");
 }
 
+/**
+ * Rewrites every entry's uncompressed size, in the local and the central header, to
+ * `size`: a zip that lies about how big it inflates.
+ */
+function understateZip(zip: Buffer, size: number): Buffer {
+  const out = Buffer.from(zip);
+  for (let at = 0; at + 4 <= out.length; at++) {
+    const signature = out.readUInt32LE(at);
+    if (signature === 0x04034b50) out.writeUInt32LE(size, at + 22);
+    if (signature === 0x02014b50) out.writeUInt32LE(size, at + 24);
+  }
+  return out;
+}
+
 /** A build with a TCP server that greets with its VERSION, plus odds and ends. */
 async function writeBuild(dir: string, version: string): Promise<void> {
   await mkdir(join(dir, "data"), { recursive: true });
@@ -637,6 +651,44 @@ describe("extract-build", () => {
         name: "a zip with a symlink pointing outside",
         archive: () => zipOf([{ path: "escape", data: Buffer.from("../../.."), mode: 0o120777 }]),
         message: /refused entry "escape": symlink to "\.\.\/\.\.\/\.\." resolves outside/,
+      },
+      {
+        name: "a ../ in the middle of a path that climbs out",
+        archive: () => rawTar([{ path: "a/../../evil.txt", body: Buffer.from("x") }]),
+        message: /refused entry "a\/\.\.\/\.\.\/evil\.txt": path escapes the extraction directory/,
+      },
+      {
+        // Each link stays inside when read as text; followed, they climb to the test's
+        // temp dir, so a hardlink to `l<n>/outside/secret.txt` would reach the secret.
+        name: "a hardlink through a symlink chain that escapes only when followed",
+        archive: (w) => {
+          const levels = toOutside(w, "")
+            .split("/")
+            .filter((part) => part === "..").length;
+          const chain: RawEntry[] = [{ path: "l0", type: "SymbolicLink", linkpath: "." }];
+          for (let i = 1; i <= levels; i++) {
+            chain.push({ path: `l${i}`, type: "SymbolicLink", linkpath: `l${i - 1}/..` });
+          }
+          chain.push({ path: "hard", type: "Link", linkpath: `l${levels}/outside/secret.txt` });
+          return rawTar(chain);
+        },
+        message: /refused entry "hard": link source goes through a non-directory at "l\d+"/,
+      },
+      {
+        name: "a zip with an absolute path",
+        archive: async () =>
+          renameInZip(
+            await zipOf([{ path: "Xevil.txt", data: Buffer.from("x") }]),
+            "Xevil",
+            "/evil",
+          ),
+        message: /refused entry "\/evil\.txt": absolute path/,
+      },
+      {
+        name: "a zip bomb whose headers understate its size",
+        archive: async () =>
+          understateZip(await zipOf([{ path: "zeros.bin", data: Buffer.alloc(300_000) }]), 100),
+        message: /^extract-build: corrupted archive: too many bytes in the stream/,
       },
       {
         name: "a corrupted tar.gz",
