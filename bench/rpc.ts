@@ -97,6 +97,9 @@ async function setUpEngine(tasks: number): Promise<EngineSetup> {
         NODE_ENV: "production",
         FW_LOG_LEVEL: "warn",
         FW_API_KEYS: `bench:${API_KEY}`,
+        // The bench measures the engine against a peer that has no limiter; one client
+        // near the default rate limit would measure the limiter instead.
+        FW_RATE_LIMIT: "0",
       },
     });
   } catch (error) {

@@ -3,7 +3,14 @@
  * their own bodies (so every refusal comes back in their own error shape).
  */
 
-export type BodyFailure = "tooLarge" | "notUtf8";
+/** `incomplete`: the client went away (or the server closed it) before the body ended. */
+export type BodyFailure = "tooLarge" | "notUtf8" | "incomplete";
+
+const MESSAGES: Record<BodyFailure, (maxBytes: number) => string> = {
+  tooLarge: (maxBytes) => `the body is larger than ${maxBytes} bytes`,
+  notUtf8: () => "the body is not valid UTF-8",
+  incomplete: () => "the body ended before it was complete (the connection closed)",
+};
 
 /** Why a body could not be read; each family answers it in its own shape. */
 export class BodyReadError extends Error {
@@ -12,28 +19,33 @@ export class BodyReadError extends Error {
     readonly maxBytes: number,
     options?: { cause?: unknown },
   ) {
-    super(
-      failure === "tooLarge"
-        ? `the body is larger than ${maxBytes} bytes`
-        : "the body is not valid UTF-8",
-      options,
-    );
+    super(MESSAGES[failure](maxBytes), options);
     this.name = "BodyReadError";
   }
 }
 
-/** The body as UTF-8 text, refused as soon as it passes `maxBytes`. */
-export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+/** The body's bytes, refused as soon as they pass `maxBytes` (nothing more is read). */
+export async function readBodyBytes(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array<ArrayBuffer>> {
   const declared = Number(request.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new BodyReadError("tooLarge", maxBytes);
   }
-  if (request.body === null) return "";
+  if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      next = await reader.read();
+    } catch (error) {
+      // A client that stops halfway is the client's failure, not the server's.
+      throw new BodyReadError("incomplete", maxBytes, { cause: error });
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
@@ -48,6 +60,12 @@ export async function readBodyText(request: Request, maxBytes: number): Promise<
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
+  return bytes;
+}
+
+/** The body as UTF-8 text, refused as soon as it passes `maxBytes`. */
+export async function readBodyText(request: Request, maxBytes: number): Promise<string> {
+  const bytes = await readBodyBytes(request, maxBytes);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (error) {

@@ -4,6 +4,8 @@
  * Each API family has its own translator; this is the native one.
  */
 import { ErrorCode, FleetworkError, IllegalTransitionError, InvalidInputError } from "../errors";
+import { BodyReadError } from "./body-text";
+import { RateLimitedError } from "./rate-limit";
 
 export interface NativeError {
   readonly status: number;
@@ -43,6 +45,14 @@ export function validationError(where: string, error: ValueErrorLike | undefined
 }
 
 export function toNativeError(error: unknown): NativeError | undefined {
+  if (error instanceof BodyReadError) {
+    return error.failure === "tooLarge"
+      ? { status: 413, body: { error: { code: "PAYLOAD_TOO_LARGE", message: error.message } } }
+      : { status: 400, body: { error: { code: ErrorCode.InvalidInput, message: error.message } } };
+  }
+  if (error instanceof RateLimitedError) {
+    return { status: 429, body: { error: { code: "RATE_LIMITED", message: error.message } } };
+  }
   if (error instanceof IllegalTransitionError) {
     return {
       status: 409,

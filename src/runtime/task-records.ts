@@ -13,19 +13,25 @@ export interface PersistedTask {
   readonly context: TaskContext;
 }
 
-/** The stored state paths of each status (a task's top-level state). */
-export const TASK_STATE_PATHS: Readonly<Record<string, readonly string[]>> = {
-  scheduled: ["scheduled"],
-  ready: ["ready"],
-  dispatched: ["dispatched"],
-  running: ["running.executing", "running.waitingForConclude", "running.concluding"],
-  paused: ["paused.holding", "paused.suspended"],
-  done: ["done"],
-  failed: ["failed"],
-  cancelling: ["cancelling"],
-  cancelled: ["cancelled"],
-  timedOut: ["timedOut"],
-};
+/**
+ * The stored state paths of each status (a task's top-level state). No prototype: a
+ * status from a request (`__proto__`, `toString`) must find nothing, not Object's own.
+ */
+export const TASK_STATE_PATHS: Readonly<Record<string, readonly string[]>> = Object.assign(
+  Object.create(null) as Record<string, readonly string[]>,
+  {
+    scheduled: ["scheduled"],
+    ready: ["ready"],
+    dispatched: ["dispatched"],
+    running: ["running.executing", "running.waitingForConclude", "running.concluding"],
+    paused: ["paused.holding", "paused.suspended"],
+    done: ["done"],
+    failed: ["failed"],
+    cancelling: ["cancelling"],
+    cancelled: ["cancelled"],
+    timedOut: ["timedOut"],
+  },
+);
 
 /** `{running: "executing"}` → `running.executing`. */
 export function statePath(value: StateValue): string {

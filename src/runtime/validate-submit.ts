@@ -13,6 +13,8 @@ const TOKEN = new RegExp(SUBJECT_TOKEN_PATTERN);
 /** 30 days: longer limits are almost certainly a unit mistake. */
 const MAX_DURATION_MS = 30 * 24 * 3_600_000;
 const MAX_ACTIONS = 100;
+/** The furthest time a JavaScript Date can hold, in epoch ms. */
+const MAX_TIME_MS = 8.64e15;
 
 export interface ValidSubmit {
   readonly name: string;
@@ -69,8 +71,15 @@ export function validateSubmit(
   if (spec.priority !== undefined && !Number.isSafeInteger(spec.priority)) {
     throw new InvalidInputError("priority must be an integer", "priority");
   }
-  if (spec.executeAt !== undefined && !Number.isFinite(spec.executeAt)) {
-    throw new InvalidInputError("executeAt must be a time", "executeAt");
+  // Past what a Date holds, the task could be stored but never shown (toISOString throws).
+  if (
+    spec.executeAt !== undefined &&
+    !(Number.isFinite(spec.executeAt) && Math.abs(spec.executeAt) <= MAX_TIME_MS)
+  ) {
+    throw new InvalidInputError(
+      `executeAt must be a time (epoch ms up to ${MAX_TIME_MS}, the year 275760)`,
+      "executeAt",
+    );
   }
   const t = spec.timeouts ?? {};
   const d = options.defaultTimeouts;

@@ -359,7 +359,8 @@ describe("refusals: 400/401 in the family's shape, naming the field, changing no
       400,
       "client",
     ],
-    ["create: a body over 1 MiB", "POST", "/job", huge, undefined, 400, "body"],
+    // Every family answers a body over the app's limit with 413 (body-limit.ts).
+    ["create: a body over 1 MiB", "POST", "/job", huge, undefined, 413, "body"],
     ["create: parameters over 256 KiB", "POST", "/job", big, undefined, 400, "parameters"],
     ["create: no key", "POST", "/job", job({}), NO_AUTH, 401, "API key"],
     ["create: a wrong key", "POST", "/job", job({}), WRONG_KEY, 401, "not valid"],
@@ -512,7 +513,7 @@ describe("refusals: 400/401 in the family's shape, naming the field, changing no
       400,
       "job 999999 not found",
     ],
-    ["update: a body over 1 MiB", "PUT", "/jobs/{target}", huge, undefined, 400, "body"],
+    ["update: a body over 1 MiB", "PUT", "/jobs/{target}", huge, undefined, 413, "body"],
     ["update: no key", "PUT", "/jobs/{target}", '{"priority":3}', NO_AUTH, 401, "API key"],
     // GET /jobs/<id>, rerun, logs
     ["get: an id that is no number", "GET", "/jobs/abc", undefined, undefined, 400, "id"],

@@ -3,15 +3,9 @@
  * handler runs before any plugin's, so a parse error raised by Elysia would come
  * back in the native shape, not XINA's.
  */
+import { DEFAULT_MAX_BODY_BYTES } from "../body-limit";
 import { BodyReadError, readBodyText } from "../body-text";
 import { XinaError, XinaErrorCode } from "./errors";
-
-/**
- * Larger bodies are refused with 400. It sits below the server's own limit (1 MiB by
- * default, answered 413 by the HTTP server before any route runs), so over HTTP a
- * body between the two gets this family's answer.
- */
-export const MAX_BODY_BYTES = 512 * 1024;
 
 /** The body's text, refusals in this family's shape. */
 async function readText(request: Request, maxBytes: number): Promise<string> {
@@ -20,13 +14,16 @@ async function readText(request: Request, maxBytes: number): Promise<string> {
   } catch (error) {
     if (!(error instanceof BodyReadError)) throw error;
     throw error.failure === "tooLarge"
-      ? new XinaError(XinaErrorCode.BodyTooLarge, error.message)
+      ? new XinaError(XinaErrorCode.BodyTooLarge, error.message, { status: 413 })
       : new XinaError(XinaErrorCode.InvalidJson, error.message, { cause: error });
   }
 }
 
-/** The parsed JSON body; any content type is read as JSON. */
-export async function readJsonBody(request: Request, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+/** The parsed JSON body; any content type is read as JSON. Over `maxBytes` it is a 413. */
+export async function readJsonBody(
+  request: Request,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Promise<unknown> {
   const text = await readText(request, maxBytes);
   if (text.trim() === "") {
     throw new XinaError(XinaErrorCode.InvalidJson, "the body is empty; send a JSON action");

@@ -9,6 +9,8 @@ import {
   IllegalTransitionError,
   InvalidInputError,
 } from "../../errors";
+import { BodyReadError } from "../body-text";
+import { RateLimitedError } from "../rate-limit";
 
 export const XinaErrorCode = {
   InvalidJson: "INVALID_JSON",
@@ -26,6 +28,7 @@ export const XinaErrorCode = {
   InvalidState: "INVALID_STATE",
   Unauthorized: "UNAUTHORIZED",
   Unavailable: "UNAVAILABLE",
+  RateLimited: "RATE_LIMITED",
 } as const;
 export type XinaErrorCode = (typeof XinaErrorCode)[keyof typeof XinaErrorCode];
 
@@ -58,6 +61,14 @@ const answer = (status: number, code: string, message: string): XinaErrorAnswer 
 /** The answer for a known error; undefined for anything else (a 500). */
 export function toXinaAnswer(error: unknown): XinaErrorAnswer | undefined {
   if (error instanceof XinaError) return answer(error.status, error.code, error.message);
+  if (error instanceof BodyReadError) {
+    return error.failure === "tooLarge"
+      ? answer(413, XinaErrorCode.BodyTooLarge, error.message)
+      : answer(400, XinaErrorCode.InvalidJson, error.message);
+  }
+  if (error instanceof RateLimitedError) {
+    return answer(429, XinaErrorCode.RateLimited, error.message);
+  }
   if (error instanceof IllegalTransitionError) {
     const accepts = error.accepted.map((event) => event.toLowerCase()).join(", ") || "nothing";
     return answer(

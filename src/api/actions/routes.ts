@@ -15,6 +15,7 @@ import { Elysia } from "elysia";
 import type { Logger } from "../../log";
 import type { EngineApi } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
+import { DEFAULT_MAX_BODY_BYTES } from "../body-limit";
 import { readJsonBody } from "./body";
 import { toXinaAnswer } from "./errors";
 import { parseAction, type XinaAction } from "./parse";
@@ -79,7 +80,13 @@ const ErrorDoc = T.Object({ error: T.Object({ code: T.String(), message: T.Strin
 /** TypeBox schemas are JSON Schema; the OpenAPI types just do not know TypeBox's. */
 const asOpenApi = (schema: TSchema) => schema as unknown as Record<string, never>;
 
-export function xinaActions(engine: EngineApi, keys: ApiKeys, log?: Pick<Logger, "error">) {
+/** @param maxBodyBytes larger bodies are refused with 413 (BODY_TOO_LARGE) */
+export function xinaActions(
+  engine: EngineApi,
+  keys: ApiKeys,
+  log?: Pick<Logger, "error">,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+) {
   return (
     new Elysia({ name: "xina-actions" })
       .onError(({ error, set }) => {
@@ -98,7 +105,7 @@ export function xinaActions(engine: EngineApi, keys: ApiKeys, log?: Pick<Logger,
           // The client the key names is the tenant: another client's tasks and threads
           // do not exist for it.
           const tenant = keys.require(request.headers);
-          const action = parseAction(await readJsonBody(request));
+          const action = parseAction(await readJsonBody(request, maxBodyBytes));
           return perform(engine, tenant, action);
         },
         {

@@ -11,6 +11,7 @@ import {
   NotFoundError,
 } from "../../errors";
 import { BodyReadError } from "../body-text";
+import { RateLimitedError } from "../rate-limit";
 
 /** A refused call; nothing changed when one of these is thrown. */
 export class RpcError extends Error {
@@ -39,6 +40,7 @@ export function toRpcAnswer(error: unknown): RpcErrorAnswer | undefined {
   if (error instanceof BodyReadError) {
     return answer(error.failure === "tooLarge" ? 413 : 422, error.message);
   }
+  if (error instanceof RateLimitedError) return answer(429, error.message);
   if (error instanceof NotFoundError) return answer(404, error.message);
   if (error instanceof IllegalTransitionError) {
     return answer(422, `cannot ${error.command} task ${error.id}: it is ${error.state}`);

@@ -13,6 +13,7 @@ import { type DocumentDecoration, Elysia } from "elysia";
 import type { Logger } from "../../log";
 import type { ExecutorApi } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
+import { DEFAULT_MAX_BODY_BYTES } from "../body-limit";
 import { readBodyText } from "../body-text";
 import { runBatch } from "./batch";
 import { type Call, Methods, parseCall } from "./calls";
@@ -20,7 +21,6 @@ import { RpcError, toRpcAnswer } from "./errors";
 import { perform } from "./perform";
 import { decode, encode } from "./wire";
 
-const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_BATCH = 100;
 const INTERNAL = { error: { message: "internal error" } };
 
@@ -54,7 +54,13 @@ function parseBody(value: unknown): Call | Call[] {
   return value.map((raw, i) => parseCall(raw, `[${i}]`));
 }
 
-export function executorRpc(executor: ExecutorApi, keys: ApiKeys, log?: Logger) {
+/** @param maxBodyBytes larger bodies are refused with 413 */
+export function executorRpc(
+  executor: ExecutorApi,
+  keys: ApiKeys,
+  log?: Logger,
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
+) {
   const reply = (
     request: Request,
     set: { headers: Record<string, string | number> },
@@ -75,7 +81,7 @@ export function executorRpc(executor: ExecutorApi, keys: ApiKeys, log?: Logger) 
       "/rpc",
       async ({ request, set }) => {
         const tenant = keys.require(request.headers);
-        const text = await readBodyText(request, MAX_BODY_BYTES);
+        const text = await readBodyText(request, maxBodyBytes);
         const calls = parseBody(decode(text, request.headers.get("content-type")));
         if (!Array.isArray(calls)) {
           const result = await perform(executor, tenant, calls, request.signal);
@@ -102,7 +108,11 @@ export function executorRpc(executor: ExecutorApi, keys: ApiKeys, log?: Logger) 
             },
             401: { description: "no valid API key", content: json(ErrorDoc) },
             404: { description: "no such task", content: json(ErrorDoc) },
-            413: { description: "the body is over 1 MiB", content: json(ErrorDoc) },
+            413: {
+              description: "the body is over the limit (FW_MAX_BODY_BYTES)",
+              content: json(ErrorDoc),
+            },
+            429: { description: "over the client's rate (Retry-After)", content: json(ErrorDoc) },
             422: { description: "a bad call; nothing changed", content: json(ErrorDoc) },
           },
         },

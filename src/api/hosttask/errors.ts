@@ -10,6 +10,8 @@ import {
   IllegalTransitionError,
   InvalidInputError,
 } from "../../errors";
+import { BodyReadError } from "../body-text";
+import { RateLimitedError } from "../rate-limit";
 
 export const HostTaskErrorCode = {
   /** An unexpected failure; never for bad input. */
@@ -23,6 +25,8 @@ export const HostTaskErrorCode = {
   Conflict: 10004,
   /** The engine cannot take work now (503). */
   Unavailable: 10005,
+  /** The client sent more requests than its rate allows (429, with Retry-After). */
+  RateLimited: 10006,
 } as const;
 export type HostTaskErrorCode = (typeof HostTaskErrorCode)[keyof typeof HostTaskErrorCode];
 
@@ -76,6 +80,18 @@ export const conflict = (message: string) =>
 /** Any throw as this family's answer; `internal` is told what was unexpected. */
 export function toHostTaskError(error: unknown, internal: (error: unknown) => void): HostTaskError {
   if (error instanceof HostTaskError) return error;
+  if (error instanceof BodyReadError) {
+    return error.failure === "tooLarge"
+      ? new HostTaskError(413, HostTaskErrorCode.InvalidInput, "Request body too large", [
+          { property: "body", message: error.message },
+        ])
+      : invalidInput([{ property: "body", message: error.message }]);
+  }
+  if (error instanceof RateLimitedError) {
+    return new HostTaskError(429, HostTaskErrorCode.RateLimited, "Too many requests", [
+      { property: "Retry-After", message: error.message },
+    ]);
+  }
   if (error instanceof FleetworkError) {
     switch (error.code) {
       case EngineCode.NotFound:

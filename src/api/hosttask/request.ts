@@ -3,33 +3,19 @@
  * that is not JSON is answered in this family's shape (422), not by another
  * family's error handler.
  */
-import { BodyReadError, readBodyText } from "../body-text";
-import { HostTaskError, HostTaskErrorCode, invalidInput } from "./errors";
+import { DEFAULT_MAX_BODY_BYTES } from "../body-limit";
+import { readBodyText } from "../body-text";
+import { invalidInput } from "./errors";
 
 /**
- * Larger bodies are refused (413). Below the server's own limit (1 MiB by default,
- * answered by the HTTP server before any route runs).
+ * The body parsed as JSON. @throws HostTaskError 422 when it is empty or not JSON, and
+ * BodyReadError when it is over `maxBytes` or not UTF-8 (toHostTaskError answers it).
  */
-export const MAX_BODY_BYTES = 256 * 1024;
-
-/** The body's text, refusals in this family's shape. */
-async function readText(request: Request): Promise<string> {
-  try {
-    return await readBodyText(request, MAX_BODY_BYTES);
-  } catch (error) {
-    if (!(error instanceof BodyReadError)) throw error;
-    if (error.failure === "tooLarge") {
-      throw new HostTaskError(413, HostTaskErrorCode.InvalidInput, "Request body too large", [
-        { property: "body", message: error.message },
-      ]);
-    }
-    throw invalidInput([{ property: "body", message: error.message }]);
-  }
-}
-
-/** The body parsed as JSON. @throws HostTaskError 422 when it is empty or not JSON. */
-export async function readJson(request: Request): Promise<unknown> {
-  const text = await readText(request);
+export async function readJson(
+  request: Request,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Promise<unknown> {
+  const text = await readBodyText(request, maxBytes);
   if (text.trim() === "") {
     throw invalidInput([{ property: "body", message: "a JSON object is required" }]);
   }

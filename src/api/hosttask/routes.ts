@@ -13,6 +13,7 @@ import { type DocumentDecoration, Elysia } from "elysia";
 import type { Logger } from "../../log";
 import type { EngineApi } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
+import { DEFAULT_MAX_BODY_BYTES } from "../body-limit";
 import { HostTaskError, HostTaskErrorCode, toHostTaskError } from "./errors";
 import { readJson } from "./request";
 import {
@@ -79,6 +80,8 @@ export function hostTaskApi(
   keys: ApiKeys,
   templates: readonly TaskTemplate[] = BUILT_IN_TEMPLATES,
   log?: Logger,
+  /** Larger bodies are refused with 413. @default 1 MiB */
+  maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
 ) {
   const tasks = new HostTasks(engine, checkTemplates(templates));
   const reportInternal = (error: unknown) =>
@@ -116,7 +119,9 @@ export function hostTaskApi(
     )
     .post(
       "/v3/applicationInstance/task",
-      route(async (tenant, { request }) => tasks.create(tenant, await readJson(request))),
+      route(async (tenant, { request }) =>
+        tasks.create(tenant, await readJson(request, maxBodyBytes)),
+      ),
       {
         ...raw,
         ...doc(

@@ -2,10 +2,11 @@
  * The job family's error shapes (seed-spec 4.1, 4.5, 4.7, 4.8): every refusal is
  * `{"error": "<message>"}`, but `POST /job` answers 400 as `{"id": null, "error"}` and
  * `PUT /jobs/<id>` as `{"id": <id>, "error"}` (the seed's shapes for those two). The
- * seed speaks only 400 for bad input, so an unknown or another client's job, a job in
- * a state that refuses the change, and a body over the limit are all 400 with a
- * message that says which; 401 for a missing or wrong key, 503 when the engine takes
- * no work, 404 for a route the family does not have. An unexpected failure of
+ * seed speaks only 400 for bad input, so an unknown or another client's job and a job
+ * in a state that refuses the change are both 400 with a message that says which; 401
+ * for a missing or wrong key, 503 when the engine takes no work, 404 for a route the
+ * family does not have, and, like every family's, 413 for a body over the limit and
+ * 429 (with Retry-After) for a client over its rate. An unexpected failure of
  * `POST /job` is the seed's bare string "Unable to create job request" (500, not
  * JSON); any other is 500 `{"error": "internal error"}`.
  */
@@ -17,6 +18,7 @@ import {
   UnavailableError,
 } from "../../errors";
 import { BodyReadError } from "../body-text";
+import { RateLimitedError } from "../rate-limit";
 
 /** A refusal of this family's own: status and message; nothing changed. */
 export class JobsError extends Error {
@@ -52,7 +54,9 @@ export interface JobsAnswer {
 
 function known(error: unknown): [number, string] | undefined {
   if (error instanceof JobsError) return [error.status, error.message];
-  if (error instanceof BodyReadError) return [400, error.message];
+  if (error instanceof BodyReadError)
+    return [error.failure === "tooLarge" ? 413 : 400, error.message];
+  if (error instanceof RateLimitedError) return [429, error.message];
   if (error instanceof UnauthorizedError) return [401, error.message];
   if (error instanceof NotFoundError) return [400, `${error.entity} ${error.id} not found`];
   if (error instanceof InvalidInputError) {
@@ -63,6 +67,18 @@ function known(error: unknown): [number, string] | undefined {
   if (error instanceof IllegalTransitionError) return [400, error.message];
   if (error instanceof UnavailableError) return [503, error.message];
   return undefined;
+}
+
+/** The error shape of a request, by its route (seed-spec 4.5, 4.8). */
+export function shapeOf(request: Request): ErrorShape {
+  const path = new URL(request.url).pathname;
+  if (request.method === "POST" && path === "/job") return { kind: "create" };
+  const update = request.method === "PUT" ? /^\/jobs\/([^/]+)$/.exec(path) : null;
+  if (update) {
+    const raw = update[1] as string;
+    return { kind: "update", id: /^[1-9]\d{0,14}$/.test(raw) ? Number(raw) : null };
+  }
+  return { kind: "plain" };
 }
 
 /**

@@ -5,11 +5,10 @@
  * objects refuse fields they do not know.
  */
 import type { JobChanges, JobListQuery } from "../../runtime/commands";
+import { DEFAULT_MAX_BODY_BYTES } from "../body-limit";
 import { readBodyText } from "../body-text";
 import { badInput } from "./errors";
 
-/** Over this, a body is refused before it is parsed (the server's own limit is 1 MiB). */
-export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 10;
 const MAX_IDS = 1000;
@@ -40,9 +39,12 @@ const isObject = (value: unknown): value is Json =>
 const describe = (value: unknown) =>
   value === null ? "null" : Array.isArray(value) ? "a list" : `a ${typeof value}`;
 
-/** The body as a JSON object. */
-export async function readObject(request: Request): Promise<Json> {
-  const text = await readBodyText(request, MAX_BODY_BYTES);
+/** The body as a JSON object; over `maxBytes` it is refused before it is parsed (413). */
+export async function readObject(
+  request: Request,
+  maxBytes = DEFAULT_MAX_BODY_BYTES,
+): Promise<Json> {
+  const text = await readBodyText(request, maxBytes);
   if (text.trim() === "") throw badInput("body", "body: a JSON object is required");
   let value: unknown;
   try {

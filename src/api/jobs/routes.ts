@@ -19,7 +19,7 @@ import { Elysia } from "elysia";
 import type { Logger } from "../../log";
 import type { JobsApi } from "../../runtime/commands";
 import type { ApiKeys } from "../auth";
-import { type ErrorShape, JobsError, jobsAnswer } from "./errors";
+import { JobsError, jobsAnswer, shapeOf } from "./errors";
 import {
   jobId,
   parseChanges,
@@ -68,18 +68,8 @@ export interface JobsRoutesOptions {
   readonly version: string;
   /** Where unexpected errors go before they are answered with 500. */
   readonly log?: Pick<Logger, "error">;
-}
-
-/** The error shape of a request, by its route (seed-spec 4.5, 4.8). */
-function shapeOf(request: Request): ErrorShape {
-  const path = new URL(request.url).pathname;
-  if (request.method === "POST" && path === "/job") return { kind: "create" };
-  const update = request.method === "PUT" ? /^\/jobs\/([^/]+)$/.exec(path) : null;
-  if (update) {
-    const raw = update[1] as string;
-    return { kind: "update", id: /^[1-9]\d{0,14}$/.test(raw) ? Number(raw) : null };
-  }
-  return { kind: "plain" };
+  /** Larger bodies are refused with 413. @default 1 MiB */
+  readonly maxBodyBytes?: number;
 }
 
 const ID_PARAMS = T.Object({ id: T.String({ description: "a job id", examples: ["12"] }) });
@@ -95,6 +85,7 @@ const raw = { parse: "none" } as const;
 
 export function jobsRoutes(jobs: JobsApi, keys: ApiKeys, options: JobsRoutesOptions) {
   const { version, log } = options;
+  const readBody = (request: Request) => readObject(request, options.maxBodyBytes);
   const unexpected = (error: unknown) =>
     log?.error({ err: error }, "unhandled error in a job route");
   const client = (request: Request) => keys.require(request.headers);
@@ -118,7 +109,7 @@ export function jobsRoutes(jobs: JobsApi, keys: ApiKeys, options: JobsRoutesOpti
         "/job",
         async ({ request }) => {
           const tenant = client(request);
-          const input = parseCreate(await readObject(request), tenant);
+          const input = parseCreate(await readBody(request), tenant);
           const job = await jobs.create(tenant, { ...input, requestLog: requestLog(request) });
           return { id: job.id, result: "accepted" as const };
         },
@@ -172,7 +163,7 @@ export function jobsRoutes(jobs: JobsApi, keys: ApiKeys, options: JobsRoutesOpti
         async ({ request, params }) => {
           const tenant = client(request);
           const id = jobId(params.id);
-          const changes = parseChanges(await readObject(request), tenant);
+          const changes = parseChanges(await readBody(request), tenant);
           const { performed } = await jobs.update(tenant, id, changes);
           return { id, result: `Performed updates: ${performed.join(", ")}` };
         },
@@ -269,7 +260,7 @@ export function jobsRoutes(jobs: JobsApi, keys: ApiKeys, options: JobsRoutesOpti
         "/scheduler",
         async ({ request }) => {
           client(request);
-          const { schedule, active } = parseScheduler(await readObject(request));
+          const { schedule, active } = parseScheduler(await readBody(request));
           const schedules = await jobs.setScheduleActive(schedule, active);
           return {
             result: "ok" as const,
@@ -296,7 +287,7 @@ export function jobsRoutes(jobs: JobsApi, keys: ApiKeys, options: JobsRoutesOpti
         "/settings",
         async ({ request }) => {
           client(request);
-          const { name, setting } = parseSetting(await readObject(request));
+          const { name, setting } = parseSetting(await readBody(request));
           const { created } = await jobs.setSetting(name, setting);
           return {
             result: "ok" as const,
@@ -330,7 +321,7 @@ export function jobsRoutes(jobs: JobsApi, keys: ApiKeys, options: JobsRoutesOpti
         "/workflows/:name",
         async ({ request, params }) => {
           client(request);
-          const input = parseWorkflow(await readObject(request), params.name);
+          const input = parseWorkflow(await readBody(request), params.name);
           return presentWorkflow(await jobs.putWorkflow(input));
         },
         {

@@ -11,7 +11,9 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from "../../errors";
+import { BodyReadError } from "../body-text";
 import { fieldName } from "../errors";
+import { RateLimitedError } from "../rate-limit";
 
 export interface PeriodicErrorBody {
   error: string;
@@ -35,6 +37,10 @@ function validationMessage(error: ElysiaValidation): string {
 }
 
 function answer(error: unknown, code: unknown): [number, string] | undefined {
+  if (error instanceof BodyReadError) {
+    return [error.failure === "tooLarge" ? 413 : 400, error.message];
+  }
+  if (error instanceof RateLimitedError) return [429, error.message];
   if (error instanceof NotFoundError) return [404, `task ${error.id} not found`];
   if (error instanceof InvalidInputError) return [400, error.message];
   if (error instanceof UnauthorizedError) return [401, error.message];
