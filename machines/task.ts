@@ -282,6 +282,12 @@ export const taskMachine = setup({
         lastActivityAt: e.at,
       };
     }),
+    // A restarted engine heard nothing while it was down, which is no silence of the
+    // agent's: the attempt gets a whole heartbeat window from the restore. Its
+    // execution limit keeps only the time it had left.
+    restartHeartbeatWindow: assign(({ context, event }) => ({
+      heartbeatDeadline: deadlineAfter(now(context, event), context.timeouts.heartbeatMs),
+    })),
     recordResult: assign(({ context, event }) => {
       const e = event as EventOf<"ACTION_DONE">;
       const results = context.results.slice();
@@ -573,7 +579,7 @@ export const taskMachine = setup({
               },
               { target: "#task.timedOut", actions: ["recordTimeout", "sendCancel"] },
             ],
-            REARM: { target: "executing", reenter: true },
+            REARM: { target: "executing", reenter: true, actions: "restartHeartbeatWindow" },
           },
         },
         waitingForConclude: {

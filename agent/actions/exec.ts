@@ -1,7 +1,8 @@
 /**
  * `exec`: `sh -c <command>` in its own process group, so pause, resume and cancel
  * reach every process it starts. Output streams live and a bounded tail of each
- * stream is kept with the result.
+ * stream is kept with the result. The command finds its attempt in `FW_TASK_ID` and
+ * `FW_EXEC_ID` (`<task>-<action index>-<attempt>`).
  */
 import { spawn } from "node:child_process";
 import { Type as T } from "@sinclair/typebox";
@@ -38,10 +39,12 @@ class Tail {
 export const execAction: ActionHandler<typeof ExecParams> = {
   type: "exec",
   params: ExecParams,
-  start({ params, timeoutMs, output }) {
+  start({ execId, taskId, params, timeoutMs, output }) {
     const child = spawn("sh", ["-c", params.command], {
       cwd: params.cwd,
-      env: params.env ? { ...process.env, ...params.env } : process.env,
+      // The attempt's identity, last so params.env cannot fake it: a command can key
+      // its own side effects on FW_EXEC_ID to make a repeated attempt harmless.
+      env: { ...process.env, ...params.env, FW_TASK_ID: String(taskId), FW_EXEC_ID: execId },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -28,6 +28,8 @@ export async function startServerProcess(options: {
   port: number;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Gets the child as soon as it is spawned, before it is ready (to kill it while it starts). */
+  onSpawn?: (child: ChildProcess) => void;
 }): Promise<ServerProcess> {
   const child = spawn(BUN, [join(REPO, "src", "cli.ts"), "server"], {
     cwd: REPO,
@@ -42,6 +44,7 @@ export async function startServerProcess(options: {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  options.onSpawn?.(child);
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => {
     output += chunk.toString();

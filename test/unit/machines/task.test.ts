@@ -999,14 +999,37 @@ describe("task: REARM after a restore", () => {
     expect(state(t)).toBe("ready");
   });
 
-  it("executing: REARM re-arms the heartbeat deadline for exactly the time left", () => {
+  it("executing: REARM gives the agent a whole heartbeat window from the restore", () => {
     const context = contextIn((t) => start(t));
     const t = restore({ running: "executing" }, context, T0 + 4_000);
     send(t, { type: "REARM" });
-    t.clock.advance(5_999);
+    t.clock.advance(HEARTBEAT_MS - 1);
     expect(state(t)).toEqual({ running: "executing" });
     t.clock.advance(1);
     expect(ctx(t).timeoutReason).toBe(TimeoutReason.Heartbeat);
+  });
+
+  it("executing: an engine down past the heartbeat deadline does not count as the agent's silence", () => {
+    // Found by the crash harness: restored after a long downtime, the attempt timed
+    // out at once, and the agent's result for it was then ignored.
+    const context = contextIn((t) => start(t));
+    const t = restore({ running: "executing" }, context, T0 + HEARTBEAT_MS * 3);
+    send(t, { type: "REARM" });
+    expect(state(t)).toEqual({ running: "executing" });
+    send(t, { type: "PROGRESS", execId: "e1" });
+    finishAction(t, OK);
+    expect(ctx(t).results[0]).toEqual(OK);
+    expect(ctx(t).timeoutReason).toBeNull();
+  });
+
+  it("executing: REARM re-arms the execution limit for exactly the time left", () => {
+    const context = contextIn((t) => start(t));
+    const t = restore({ running: "executing" }, context, T0 + EXECUTION_MS - 3_000);
+    send(t, { type: "REARM" });
+    t.clock.advance(2_999);
+    expect(state(t)).toEqual({ running: "executing" });
+    t.clock.advance(1);
+    expect(ctx(t).timeoutReason).toBe(TimeoutReason.Execution);
   });
 
   it("concluding: REARM re-arms the conclude delay for exactly the time left", () => {
