@@ -9,7 +9,7 @@ import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { connect, type NatsConnection, PermissionViolationError } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgentProcess } from "../helpers/agent-process";
+import { agentExit, startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import { type SecureNats, startSecureNats } from "../helpers/secure-nats";
 import { AUTH, freePort, type ServerProcess, startServerProcess } from "../helpers/server-process";
@@ -303,12 +303,7 @@ describe("NATS permissions with deploy/nats/nats-server.conf", () => {
         output: "pipe",
       });
       agents.push(child);
-      let stderr = "";
-      child.stderr?.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-      return { code, stderr: stderr.trim() };
+      return agentExit(child);
     }
 
     it("without credentials", async () => {

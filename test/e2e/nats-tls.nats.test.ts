@@ -6,7 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgentProcess } from "../helpers/agent-process";
+import { agentExit, startAgentProcess } from "../helpers/agent-process";
 import { tempDir } from "../helpers/engine";
 import {
   makeCertificates,
@@ -44,12 +44,7 @@ describe("the engine and an agent over TLS", () => {
       output: "pipe",
     });
     agents.push(child);
-    let stderr = "";
-    child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-    return { code, stderr: stderr.trim() };
+    return agentExit(child);
   }
 
   beforeAll(async () => {

@@ -50,3 +50,15 @@ export function startAgentProcess(options: AgentProcessOptions): ChildProcess {
     },
   );
 }
+
+/** Waits for an agent started with `output: "pipe"` to exit: its code and its stderr. */
+export async function agentExit(
+  child: ChildProcess,
+): Promise<{ code: number | null; stderr: string }> {
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stderr: stderr.trim() };
+}
