@@ -105,7 +105,10 @@ describe("the statechart visualizer", () => {
     writeFileSync(gate, "");
     await active("done").waitFor();
     expect(await status(task.id)).toBe("done");
-    // The history shows the way it went.
+    // The history shows the way it went. It is the committed journal, which trails the
+    // live state drawn above by one group commit, so the final event may arrive on the
+    // page one poll after `done` is highlighted: wait for it to be there.
+    await page.locator("#history").filter({ hasText: "→ done" }).waitFor();
     const history = (await page.locator("#history").textContent()) ?? "";
     for (const event of ["running", "paused", "done"]) expect(history).toContain(event);
     expect(existsSync(SCREENSHOT)).toBe(true);
