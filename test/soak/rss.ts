@@ -38,25 +38,20 @@ export class RssSampler {
 
   /** Takes a sample now and then every interval; `origin` is the load's start. */
   start(origin: number): void {
-    const sample = () => {
-      const atMs = performance.now() - origin;
-      for (const [name, pid] of this.pids) {
-        try {
-          this.series.get(name)?.push({ atMs, bytes: readRssBytes(pid) });
-        } catch (error) {
-          this.failure ??= new Error(`${name} (pid ${pid}) disappeared during the soak`, {
-            cause: error,
-          });
-        }
-      }
-    };
-    sample();
-    this.timer = setInterval(sample, this.intervalMs);
+    this.sample(origin);
+    this.timer = setInterval(() => this.sample(origin), this.intervalMs);
   }
 
   /** Stops, takes a last sample, and throws if a process vanished along the way. */
   stop(origin: number): ReadonlyMap<string, readonly RssSample[]> {
     clearInterval(this.timer);
+    this.sample(origin);
+    if (this.failure) throw this.failure;
+    return this.series;
+  }
+
+  /** One sample of every process; a process that is gone is remembered as the failure. */
+  private sample(origin: number): void {
     const atMs = performance.now() - origin;
     for (const [name, pid] of this.pids) {
       try {
@@ -67,8 +62,6 @@ export class RssSampler {
         });
       }
     }
-    if (this.failure) throw this.failure;
-    return this.series;
   }
 }
 
